@@ -1,0 +1,3 @@
+"""Shared pytest setup: service fixtures live in tests/plugins/."""
+
+pytest_plugins = ["tests.plugins.services"]

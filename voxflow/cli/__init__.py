@@ -1,0 +1,21 @@
+"""`voxflow` console script: user errors become one line on stderr and a non-zero exit."""
+
+import sys
+
+from rich.console import Console
+
+from voxflow.cli.app import app
+from voxflow.errors import VoxflowError
+
+# Command modules register themselves on `app` when imported.
+from voxflow.cli import parse  # noqa: F401, E402  isort: skip
+
+__all__ = ["app", "main"]
+
+
+def main() -> None:
+    try:
+        app()
+    except VoxflowError as error:
+        Console(stderr=True).print(f"[bold red]error:[/] {error}", highlight=False, soft_wrap=True)
+        sys.exit(error.exit_code)

@@ -1,0 +1,95 @@
+"""The document model every importer produces: Document → Chapter → Block → Segment.
+
+Chapter indices are 1-based (they are what users see and type); block and segment
+indices are 0-based positions within their chapter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+
+def text_hash(text: str) -> str:
+    """Stable content hash of a segment's normalised text (hex SHA-256)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(slots=True)
+class Segment:
+    """One sentence: the unit that is synthesised and stored under its hash."""
+
+    chapter_index: int
+    block_index: int
+    index: int
+    text: str
+
+    @property
+    def hash(self) -> str:
+        return text_hash(self.text)
+
+
+@dataclass(slots=True)
+class Block:
+    """One paragraph or list item; longer pauses go between blocks than between segments."""
+
+    index: int
+    segments: list[Segment] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Chapter:
+    index: int
+    title: str
+    blocks: list[Block] = field(default_factory=list)
+
+    @property
+    def segments(self) -> list[Segment]:
+        return [segment for block in self.blocks for segment in block.segments]
+
+
+@dataclass(slots=True)
+class Document:
+    title: str
+    chapters: list[Chapter] = field(default_factory=list)
+    source_format: str = ""
+    encoding: str | None = None
+
+    def to_dict(self) -> dict:
+        """The `voxflow parse --json` shape."""
+        return {
+            "title": self.title,
+            "chapters": [
+                {
+                    "index": chapter.index,
+                    "title": chapter.title,
+                    "blocks": [
+                        {
+                            "index": block.index,
+                            "segments": [
+                                {"index": s.index, "text": s.text, "hash": s.hash}
+                                for s in block.segments
+                            ],
+                        }
+                        for block in chapter.blocks
+                    ],
+                }
+                for chapter in self.chapters
+            ],
+        }
+
+
+@dataclass(slots=True)
+class RawChapter:
+    """What an importer yields before segmentation: a title and its paragraphs of text."""
+
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RawDocument:
+    title: str
+    chapters: list[RawChapter] = field(default_factory=list)
+    source_format: str = ""
+    encoding: str | None = None

@@ -1,0 +1,81 @@
+"""All configuration in one place: `VOXFLOW_*` environment variables or a `.env` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".local" / "share" / "voxflow"
+
+
+class Settings(BaseSettings):
+    """Every process (CLI, workers, web app) reads its configuration from this class only."""
+
+    model_config = SettingsConfigDict(env_prefix="VOXFLOW_", env_file=".env", extra="ignore")
+
+    # Where local state lives: SQLite database, artifacts, Temporal's SQLite file, logs.
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    environment: Literal["local", "production"] = "local"
+
+    # Database: SQLite under data_dir unless a URL is given (postgresql+psycopg://...).
+    database_url: str | None = None
+
+    # Artifact store: a local folder, or OCI Object Storage in production.
+    artifact_store: Literal["local", "oci"] = "local"
+    artifacts_dir: Path | None = None
+    oci_bucket: str | None = None
+    oci_namespace: str | None = None
+    oci_config_file: Path | None = None
+    oci_auth: Literal["config", "instance_principal", "workload_identity"] = "config"
+    oci_endpoint: str | None = None
+
+    # Document import limits.
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_chars: int = 400
+
+    # Temporal.
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "voxflow"
+    temporal_ui_url: str = "http://127.0.0.1:8233"
+
+    # RabbitMQ (queue mode).
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    dispatch: Literal["direct", "queue"] = "direct"
+
+    # TorchServe.
+    torchserve_inference_url: str = "http://127.0.0.1:8080"
+    torchserve_management_url: str = "http://127.0.0.1:8081"
+    torchserve_metrics_url: str = "http://127.0.0.1:8082"
+    torchserve_token: str | None = None
+    torchserve_key_file: Path | None = None
+    torchserve_timeout_s: float = 120.0
+    torchserve_concurrency: int = 4
+    model_store_dir: Path | None = None
+
+    # Voices.
+    model_registry: Path | None = None
+    default_voice: str = "joe"
+
+    @model_validator(mode="after")
+    def _fill_derived_paths(self) -> Settings:
+        self.data_dir = self.data_dir.expanduser()
+        if self.artifacts_dir is None:
+            self.artifacts_dir = self.data_dir / "artifacts"
+        if self.database_url is None:
+            self.database_url = f"sqlite:///{self.data_dir / 'voxflow.db'}"
+        if self.model_store_dir is None:
+            self.model_store_dir = self.data_dir / "model_store"
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once per process; tests build `Settings(...)` directly instead."""
+    return Settings()
