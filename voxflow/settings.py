@@ -45,6 +45,16 @@ class Settings(BaseSettings):
     temporal_task_queue: str = "voxflow"
     temporal_ui_url: str = "http://127.0.0.1:8233"
 
+    # Orchestration: how a conversion is cut into jobs and how much runs at once.
+    job_max_segments: int = 16
+    job_max_chars: int = 3000
+    job_window: int = 4
+    max_parallel_chapters: int = 2
+    activity_max_attempts: int = 5
+    heartbeat_timeout_s: float = 60.0
+    worker_max_activities: int = 16
+    output_format: Literal["mp3", "wav", "ogg"] = "mp3"
+
     # RabbitMQ (queue mode).
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     dispatch: Literal["direct", "queue"] = "direct"

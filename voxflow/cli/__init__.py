@@ -9,6 +9,7 @@ from voxflow.errors import VoxflowError
 
 # Command modules register themselves on `app` when imported.
 from voxflow.cli import parse  # noqa: F401, E402  isort: skip
+from voxflow.cli import db  # noqa: F401  isort: skip
 
 __all__ = ["app", "main"]
 

@@ -1,0 +1,66 @@
+"""Import a project's uploaded source into chapters and segments, and record state changes."""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.resources import Resources
+from voxflow.contracts import ChapterSummary, ImportManifest, ProjectInput, StatusUpdate
+from voxflow.artifacts import keys
+from voxflow.db import repository, session_scope
+from voxflow.errors import VoxflowError
+from voxflow.importers import load_document_bytes
+
+
+class DocumentActivities:
+    def __init__(self, resources: Resources) -> None:
+        self.resources = resources
+
+    @activity.defn
+    async def import_document(self, input: ProjectInput) -> ImportManifest:
+        """Idempotent: a retried import returns the chapters the first attempt stored."""
+        return await asyncio.to_thread(self._import, input)
+
+    def _import(self, input: ProjectInput) -> ImportManifest:
+        engine, store = self.resources.engine, self.resources.store
+        with session_scope(engine) as session:
+            project = repository.get_project(session, input.project_id)
+            if project.chapter_count == 0:
+                voice = self.resources.registry.get(project.voice)
+                data = store.get(keys.source_key(project.id, project.source_name))
+                try:
+                    document = load_document_bytes(
+                        data, project.source_name, max_chars=voice.max_chars
+                    )
+                except VoxflowError as error:
+                    raise ApplicationError(str(error), type="InputError", non_retryable=True)
+                repository.attach_document(session, project, document)
+            chapters = repository.list_chapters(session, input.project_id)
+            return ImportManifest(
+                project.id,
+                project.title,
+                [ChapterSummary(c.id, c.index, c.title, c.segment_count) for c in chapters],
+            )
+
+    @activity.defn
+    async def record_status(self, update: StatusUpdate) -> None:
+        await asyncio.to_thread(self._record, update)
+
+    def _record(self, update: StatusUpdate) -> None:
+        with session_scope(self.resources.engine) as session:
+            if update.chapter_index is None:
+                repository.set_project_state(
+                    session, update.project_id, update.state, error=update.error
+                )
+            else:
+                repository.set_chapter_state(
+                    session,
+                    update.project_id,
+                    update.chapter_index,
+                    update.state,
+                    error=update.error,
+                    workflow_id=f"project-{update.project_id}/chapter-{update.chapter_index}",
+                )

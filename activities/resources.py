@@ -1,0 +1,39 @@
+"""Long-lived clients shared by a worker's activities: database, artifact store, voices, TorchServe."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from sqlalchemy.engine import Engine
+
+from voxflow.artifacts import ArtifactStore, open_store
+from voxflow.db.engine import make_engine
+from voxflow.inference import TorchServeClient
+from voxflow.registry import Registry, load_registry
+from voxflow.settings import Settings
+
+
+class Resources:
+    """Created once per worker process; each attribute is built on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._client: TorchServeClient | None = None
+
+    @cached_property
+    def engine(self) -> Engine:
+        return make_engine(self.settings.database_url)
+
+    @cached_property
+    def store(self) -> ArtifactStore:
+        return open_store(self.settings)
+
+    @cached_property
+    def registry(self) -> Registry:
+        return load_registry(self.settings)
+
+    def client(self) -> TorchServeClient:
+        """One pooled HTTP client per worker, created inside the worker's event loop."""
+        if self._client is None:
+            self._client = TorchServeClient(self.settings)
+        return self._client

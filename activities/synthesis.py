@@ -1,0 +1,128 @@
+"""Plan a chapter's jobs and synthesise one job: TorchServe calls, store writes, segment rows."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.resources import Resources
+from voxflow.contracts import ChapterInput, JobSpec, JobTotals
+from voxflow.db import repository, session_scope
+from voxflow.db.models import SegmentStatus
+from voxflow.inference import TransientInferenceError
+from voxflow.jobs import plan_jobs
+from voxflow.synthesis import SegmentOutcome, SegmentWork, synthesize_segments
+
+FLUSH_EVERY_S = 1.0
+
+
+class SynthesisActivities:
+    def __init__(self, resources: Resources) -> None:
+        self.resources = resources
+
+    @activity.defn
+    async def plan_chapter_jobs(self, input: ChapterInput) -> list[JobSpec]:
+        return await asyncio.to_thread(self._plan, input)
+
+    def _plan(self, input: ChapterInput) -> list[JobSpec]:
+        with session_scope(self.resources.engine) as session:
+            lengths = repository.segment_lengths(session, input.chapter.chapter_id)
+        ranges = plan_jobs(lengths, input.options.job_max_segments, input.options.job_max_chars)
+        return [
+            JobSpec(
+                input.project_id,
+                input.chapter.chapter_id,
+                input.chapter.index,
+                number,
+                start,
+                end,
+                input.options.voice,
+            )
+            for number, (start, end) in enumerate(ranges)
+        ]
+
+    @activity.defn
+    async def synthesize_job(self, job: JobSpec) -> JobTotals:
+        """Segments already in the store are reused; a retry redoes only what is missing."""
+        voice = self.resources.registry.get(job.voice)
+        work = await asyncio.to_thread(self._load_work, job)
+        recorder = _OutcomeRecorder(self.resources, work)
+        try:
+            outcomes = await synthesize_segments(
+                [segment for segment, _ in work.values()],
+                voice,
+                self.resources.client(),
+                self.resources.store,
+                recorder.add,
+            )
+        except TransientInferenceError as error:
+            await recorder.flush()
+            raise ApplicationError(str(error), type="TransientInferenceError") from error
+        await recorder.flush()
+        totals = JobTotals()
+        for outcome in outcomes:
+            if outcome.status == "failed":
+                totals.failed += 1
+                totals.first_error = totals.first_error or (
+                    f"segment {outcome.index}: {outcome.error}"
+                )
+            elif outcome.reused:
+                totals.reused += 1
+            else:
+                totals.synthesized += 1
+            totals.audio_s += outcome.duration_s or 0.0
+        return totals
+
+    def _load_work(self, job: JobSpec) -> dict[int, tuple[SegmentWork, int]]:
+        with session_scope(self.resources.engine) as session:
+            rows = repository.list_segments(
+                session, job.chapter_id, offset=job.start, limit=job.end - job.start
+            )
+            return {row.id: (SegmentWork(row.id, row.index, row.text), row.attempts) for row in rows}
+
+
+class _OutcomeRecorder:
+    """Buffers segment outcomes, heartbeats each one, and writes them in batches."""
+
+    def __init__(self, resources: Resources, work: dict[int, tuple[SegmentWork, int]]) -> None:
+        self.resources = resources
+        self.attempts = {segment_id: attempts for segment_id, (_, attempts) in work.items()}
+        self.pending: list[repository.SegmentUpdate] = []
+        self.finished = 0
+        self.last_flush = time.monotonic()
+        self.writes: list[asyncio.Task] = []
+
+    def add(self, outcome: SegmentOutcome) -> None:
+        attempts = self.attempts[outcome.segment_id] + (0 if outcome.reused else 1)
+        self.pending.append(
+            repository.SegmentUpdate(
+                id=outcome.segment_id,
+                status=SegmentStatus(outcome.status),
+                duration_s=outcome.duration_s,
+                audio_key=outcome.audio_key,
+                attempts=attempts,
+                error=outcome.error,
+            )
+        )
+        self.finished += 1
+        activity.heartbeat(self.finished)
+        if time.monotonic() - self.last_flush >= FLUSH_EVERY_S:
+            self.writes.append(asyncio.get_running_loop().create_task(self._flush_pending()))
+
+    async def _flush_pending(self) -> None:
+        updates, self.pending = self.pending, []
+        self.last_flush = time.monotonic()
+        if updates:
+            await asyncio.to_thread(self._write, updates)
+
+    async def flush(self) -> None:
+        """Wait for every write started so far, then write what is left."""
+        await asyncio.gather(*self.writes)
+        await self._flush_pending()
+
+    def _write(self, updates: list[repository.SegmentUpdate]) -> None:
+        with session_scope(self.resources.engine) as session:
+            repository.mark_segments(session, updates)

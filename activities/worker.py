@@ -1,0 +1,65 @@
+"""The Temporal worker process: both workflows plus every activity, on one task queue."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.assembly import AssemblyActivities
+from activities.documents import DocumentActivities
+from activities.resources import Resources
+from activities.synthesis import SynthesisActivities
+from voxflow.errors import ServiceUnavailable
+from voxflow.settings import Settings
+from workflows.chapter import ChapterWorkflow
+from workflows.project import ProjectWorkflow
+
+
+async def connect(settings: Settings) -> Client:
+    try:
+        return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    except Exception as error:  # the SDK raises RuntimeError for a refused connection
+        raise ServiceUnavailable(
+            f"Temporal is not reachable at {settings.temporal_address} ({error}); "
+            "start the local stack with `voxflow up` or set VOXFLOW_TEMPORAL_ADDRESS"
+        ) from error
+
+
+def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
+    resources = Resources(settings)
+    documents = DocumentActivities(resources)
+    synthesis = SynthesisActivities(resources)
+    assembly = AssemblyActivities(resources)
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=[ProjectWorkflow, ChapterWorkflow],
+        activities=[
+            documents.import_document,
+            documents.record_status,
+            synthesis.plan_chapter_jobs,
+            synthesis.synthesize_job,
+            assembly.assemble_chapter,
+            assembly.build_book,
+        ],
+        activity_executor=executor,
+        max_concurrent_activities=settings.worker_max_activities,
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM, then finish in-flight activities and exit cleanly."""
+    client = await connect(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        async with build_worker(client, settings, executor):
+            await stop.wait()
+    # sdk-python#300: give the core a moment before interpreter teardown.
+    await asyncio.sleep(0.1)

@@ -1,0 +1,1 @@
+"""TorchServe custom handlers: run inside TorchServe's Python workers; never import voxflow."""

@@ -1,0 +1,121 @@
+"""TorchServe handler for Piper voices (VITS exported to ONNX); a bad item fails alone."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime
+from piper import PiperVoice, SynthesisConfig
+from piper.config import PiperConfig
+from ts.torch_handler.base_handler import BaseHandler
+
+try:  # inside a .mar the archive's files sit flat on sys.path
+    import voice_common as common
+except ModuleNotFoundError:  # imported from the repository (tests, benchmarks)
+    from handlers import voice_common as common
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_CHARS = 400
+
+
+def load_voice(
+    model_path: Path, config_path: Path, *, use_cuda: bool = False, threads: int = 1
+) -> PiperVoice:
+    """PiperVoice.load with our own session options: piper's loader cannot set thread counts."""
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    providers: list[Any] = ["CPUExecutionProvider"]
+    if use_cuda:
+        providers.insert(0, ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}))
+    config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
+    session = onnxruntime.InferenceSession(
+        str(model_path), sess_options=options, providers=providers
+    )
+    return PiperVoice(session=session, config=config, download_dir=model_path.parent)
+
+
+def cuda_wanted(gpu_id: Any) -> bool:
+    """CUDA only when TorchServe gave this worker a GPU and onnxruntime-gpu can use it."""
+    return gpu_id is not None and "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+
+
+def synthesize_one(voice: PiperVoice, request: common.TTSRequest) -> np.ndarray:
+    """All sentences of one request, joined, as float32 in [-1, 1]."""
+    params = request.params
+    config = SynthesisConfig(
+        speaker_id=params.get("speaker_id"),
+        length_scale=params.get("length_scale"),
+        noise_scale=params.get("noise_scale"),
+        noise_w_scale=params.get("noise_w"),
+    )
+    chunks = [chunk.audio_float_array for chunk in voice.synthesize(request.text, config)]
+    if not chunks:
+        raise common.ItemError(400, "text has nothing to pronounce")
+    return np.concatenate(chunks)
+
+
+class PiperVoiceHandler(BaseHandler):
+    """Serves a Piper voice; a batch runs item by item because the ONNX graph takes one sentence."""
+
+    def initialize(self, context: Any) -> None:
+        properties = context.system_properties
+        model_dir = Path(properties["model_dir"])
+        settings = common.handler_config(context)
+        model_path = next(model_dir.glob("*.onnx"))
+        config_path = model_path.with_name(model_path.name + ".json")
+        workers = int((context.model_yaml_config or {}).get("minWorkers", 1))
+        use_cuda = cuda_wanted(properties.get("gpu_id"))
+        threads = int(settings.get("threads") or common.cpu_threads(workers))
+        self.voice = load_voice(model_path, config_path, use_cuda=use_cuda, threads=threads)
+        self.max_chars = int(settings.get("max_chars", DEFAULT_MAX_CHARS))
+        self.sample_rate = self.voice.config.sample_rate
+        self.specs = param_specs(self.voice.config.num_speakers)
+        self.version = common.model_version(context)
+        self.initialized = True
+        logger.info(
+            "piper voice %s loaded: cuda=%s threads=%d max_chars=%d",
+            model_path.name,
+            use_cuda,
+            threads,
+            self.max_chars,
+        )
+
+    def parse(self, row: Mapping[str, Any]) -> common.TTSRequest:
+        return common.parse_request(row, max_chars=self.max_chars, specs=self.specs)
+
+    def synthesize(self, requests: list[common.TTSRequest]) -> list[np.ndarray | Exception]:
+        outputs: list[np.ndarray | Exception] = []
+        for request in requests:
+            try:
+                outputs.append(synthesize_one(self.voice, request))
+            except Exception as error:  # one bad item must not fail the batch
+                logger.exception("piper synthesis failed")
+                outputs.append(error)
+        return outputs
+
+    def handle(self, data: list[Mapping[str, Any]], context: Any) -> list[Any]:
+        self.context = context
+        return common.handle_batch(
+            data,
+            context,
+            self.parse,
+            self.synthesize,
+            sample_rate=self.sample_rate,
+            model_version=self.version,
+        )
+
+
+def param_specs(num_speakers: int) -> dict[str, common.ParamSpec]:
+    return {
+        "length_scale": common.ParamSpec(0.1, 5.0),
+        "noise_scale": common.ParamSpec(0.0, 2.0),
+        "noise_w": common.ParamSpec(0.0, 2.0, aliases=("noise_w_scale",)),
+        "speaker_id": common.ParamSpec(0, max(0, num_speakers - 1), integer=True),
+    }

@@ -1,0 +1,188 @@
+"""Request parsing, validation and WAV encoding shared by the voice handlers (in each .mar)."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import uuid
+import wave
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# Response headers every successful item carries (documented in docs/serving.md).
+HEADER_SAMPLE_RATE = "X-Sample-Rate"
+HEADER_DURATION = "X-Audio-Duration"
+HEADER_SAMPLES = "X-Audio-Samples"
+HEADER_MODEL_VERSION = "X-Model-Version"
+HEADER_BATCH_SIZE = "X-Batch-Size"
+HEADER_BATCH_ID = "X-Batch-Id"
+
+
+class ItemError(Exception):
+    """A problem with one request of a batch: it becomes that request's HTTP status and message."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One synthesis parameter: accepted type and range; aliases map older names to it."""
+
+    low: float
+    high: float
+    integer: bool = False
+    aliases: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass
+class TTSRequest:
+    text: str
+    params: dict[str, Any]
+
+
+def request_body(row: Mapping[str, Any]) -> Any:
+    """TorchServe puts the body under "data" or "body"; JSON arrives decoded, text/* as str."""
+    body = row.get("data")
+    if body is None:
+        body = row.get("body")
+    if isinstance(body, bytes | bytearray):
+        try:
+            body = body.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ItemError(400, "request body is not UTF-8 text") from error
+    if isinstance(body, str):
+        stripped = body.strip()
+        if stripped.startswith("{"):
+            try:
+                return json.loads(stripped)
+            except json.JSONDecodeError as error:
+                raise ItemError(400, f"request body is not valid JSON: {error.msg}") from error
+        return {"text": body}
+    if isinstance(body, dict):
+        return body
+    if body is None:
+        raise ItemError(400, 'empty request: send JSON {"text": ...} or text/plain')
+    raise ItemError(400, f"unsupported request body of type {type(body).__name__}")
+
+
+def parse_request(
+    row: Mapping[str, Any], *, max_chars: int, specs: Mapping[str, ParamSpec]
+) -> TTSRequest:
+    """Validate one request: text present and within the limit, known parameters within range."""
+    body = request_body(row)
+    text = body.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ItemError(400, 'text is empty: send a non-empty "text"')
+    text = text.strip()
+    if len(text) > max_chars:
+        raise ItemError(
+            413, f"text has {len(text)} characters; this voice accepts at most {max_chars}"
+        )
+    aliases = {alias: name for name, spec in specs.items() for alias in spec.aliases}
+    params: dict[str, Any] = {}
+    for key, value in body.items():
+        if key in ("text", "format"):
+            continue
+        name = aliases.get(key, key)
+        spec = specs.get(name)
+        if spec is None:
+            known = ", ".join(sorted(specs)) or "none"
+            raise ItemError(400, f"unknown parameter {key!r}; known parameters: {known}")
+        params[name] = check_param(key, value, spec)
+    return TTSRequest(text=text, params=params)
+
+
+def check_param(key: str, value: Any, spec: ParamSpec) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ItemError(400, f"parameter {key!r} must be a number, got {value!r}")
+    if spec.integer and not float(value).is_integer():
+        raise ItemError(400, f"parameter {key!r} must be an integer, got {value!r}")
+    if not math.isfinite(value) or not spec.low <= value <= spec.high:
+        raise ItemError(
+            400, f"parameter {key!r}={value!r} is out of range [{spec.low:g}, {spec.high:g}]"
+        )
+    return int(value) if spec.integer else float(value)
+
+
+def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
+    """Float audio in [-1, 1] (or int16) to a mono 16-bit PCM WAV file."""
+    if audio.dtype != np.int16:
+        audio = (np.clip(audio, -1.0, 1.0) * 32767.0).astype(np.int16)
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(sample_rate)
+        wav.writeframes(audio.tobytes())
+    return buffer.getvalue()
+
+
+def cpu_threads(workers: int) -> int:
+    """Threads per worker: VOXFLOW_TTS_THREADS, else the cores shared evenly among the workers."""
+    configured = os.environ.get("VOXFLOW_TTS_THREADS")
+    if configured:
+        return max(1, int(configured))
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // max(1, workers))
+
+
+def handle_batch(
+    data: list[Mapping[str, Any]],
+    context: Any,
+    parse: Callable[[Mapping[str, Any]], TTSRequest],
+    synthesize: Callable[[list[TTSRequest]], list[np.ndarray | Exception]],
+    *,
+    sample_rate: int,
+    model_version: str,
+) -> list[Any]:
+    """Serve a whole batch: a bad item gets its own 4xx/5xx; the rest still succeed."""
+    results: list[Any] = [b""] * len(data)
+    batch_id = uuid.uuid4().hex[:12]
+    valid: list[tuple[int, TTSRequest]] = []
+    for idx, row in enumerate(data):
+        try:
+            valid.append((idx, parse(row)))
+        except ItemError as error:
+            fail(context, idx, error.status, error.message, results)
+    outputs = synthesize([request for _, request in valid]) if valid else []
+    for (idx, _), audio in zip(valid, outputs, strict=True):
+        if isinstance(audio, ItemError):
+            fail(context, idx, audio.status, audio.message, results)
+            continue
+        if isinstance(audio, Exception):
+            fail(context, idx, 500, f"synthesis failed: {audio}", results)
+            continue
+        results[idx] = wav_bytes(audio, sample_rate)
+        context.set_response_content_type(idx, "audio/wav")
+        context.set_response_header(idx, HEADER_SAMPLE_RATE, str(sample_rate))
+        context.set_response_header(idx, HEADER_SAMPLES, str(len(audio)))
+        context.set_response_header(idx, HEADER_DURATION, f"{len(audio) / sample_rate:.4f}")
+        context.set_response_header(idx, HEADER_MODEL_VERSION, model_version)
+        context.set_response_header(idx, HEADER_BATCH_SIZE, str(len(data)))
+        context.set_response_header(idx, HEADER_BATCH_ID, batch_id)
+    return results
+
+
+def fail(context: Any, idx: int, status: int, message: str, results: list[Any]) -> None:
+    context.set_response_status(status, message, idx=idx)
+    context.set_response_content_type(idx, "application/json")
+    results[idx] = json.dumps({"code": status, "message": message})
+
+
+def handler_config(context: Any) -> dict[str, Any]:
+    """The `handler:` section of the archive's model-config.yaml (empty when absent)."""
+    config = getattr(context, "model_yaml_config", None) or {}
+    return dict(config.get("handler") or {})
+
+
+def model_version(context: Any) -> str:
+    manifest = getattr(context, "manifest", None) or {}
+    return str(manifest.get("model", {}).get("modelVersion", ""))

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Install everything Voxflow needs on a fresh Debian machine: system packages and a venv in .venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_install() {
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+missing=()
+command -v ffmpeg >/dev/null || missing+=(ffmpeg)
+command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "==> apt-get install ${missing[*]}"
+    apt_install "${missing[@]}"
+fi
+
+PYTHON="${PYTHON:-python3.11}"
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+if [ ! -x .venv/bin/python ]; then
+    echo "==> creating .venv with $PYTHON"
+    "$PYTHON" -m venv .venv
+fi
+echo "==> pip install -e '.[dev]' (torch is pinned to the local 2.13.0 CPU build)"
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[dev]'
+echo "==> installed: $(.venv/bin/voxflow --help >/dev/null && echo voxflow CLI ok)"

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Start PostgreSQL and RabbitMQ if they are installed but not answering (tests need them for real).
+# Temporal and TorchServe are started by the test fixtures themselves.
+set -uo pipefail
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+if ! port_open 5432 && command -v pg_ctlcluster >/dev/null; then
+    echo "==> starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start || true
+fi
+if ! port_open 5672 && command -v rabbitmq-server >/dev/null; then
+    echo "==> starting RabbitMQ"
+    rabbitmq-server -detached || true
+    for _ in $(seq 1 60); do port_open 5672 && break; sleep 1; done
+fi
+for port in 5432 5672; do
+    port_open "$port" || echo "warning: nothing answers on 127.0.0.1:$port; tests that need it will fail under CI=true"
+done
+exit 0

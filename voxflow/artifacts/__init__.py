@@ -1,0 +1,32 @@
+"""Artifact storage: audio, subtitles and manifests addressed by keys, never passed by value."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from voxflow.artifacts.base import ArtifactNotFound, ArtifactStore, InvalidKey, validate_key
+from voxflow.artifacts.local import LocalStore
+from voxflow.errors import ConfigError
+
+if TYPE_CHECKING:
+    from voxflow.settings import Settings
+
+__all__ = [
+    "ArtifactNotFound",
+    "ArtifactStore",
+    "InvalidKey",
+    "LocalStore",
+    "open_store",
+    "validate_key",
+]
+
+
+def open_store(settings: Settings) -> ArtifactStore:
+    """The store `settings.artifact_store` names; each backend is one branch here."""
+    if settings.artifact_store == "local":
+        return LocalStore(settings.artifacts_dir)
+    if settings.artifact_store == "oci":
+        raise ConfigError(
+            "artifact_store 'oci' is not available yet; set VOXFLOW_ARTIFACT_STORE=local"
+        )
+    raise ConfigError(f"unknown artifact_store {settings.artifact_store!r}; use 'local' or 'oci'")

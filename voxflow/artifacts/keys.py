@@ -1,0 +1,70 @@
+"""Artifact key layout: content-addressed segment audio, and per-project chapter/book files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from typing import Any
+
+_WHITESPACE = re.compile(r"\s+")
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def normalise_text(text: str) -> str:
+    """NFC with whitespace collapsed: texts a listener cannot tell apart share one key."""
+    return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+def segment_audio_hash(model: str, version: str, params: dict[str, Any], text: str) -> str:
+    """SHA-256 over canonical JSON of everything that changes the audio; params order-free."""
+    payload = {
+        "model": model,
+        "version": version,
+        "params": params,
+        "text": normalise_text(text),
+    }
+    canonical = json.dumps(
+        payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def segment_audio_key(model: str, version: str, params: dict[str, Any], text: str) -> str:
+    """`segments/{h[:2]}/{h}.wav`: the same sentence in the same voice is synthesised once."""
+    digest = segment_audio_hash(model, version, params, text)
+    return f"segments/{digest[:2]}/{digest}.wav"
+
+
+def slugify(title: str, max_length: int = 60) -> str:
+    """ASCII, lower-case, dash-separated; 'untitled' when nothing is left."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii")
+    slug = _NOT_SLUG.sub("-", ascii_title.lower()).strip("-")
+    return slug[:max_length].rstrip("-") or "untitled"
+
+
+def chapter_file_key(project_id: int, index: int, slug: str, ext: str) -> str:
+    """`projects/{id}/chapters/NN-slug.ext` for a chapter's audio, subtitles or timings."""
+    return f"projects/{project_id}/chapters/{index:02d}-{slugify(slug)}.{ext.lstrip('.')}"
+
+
+def chapter_audio_key(project_id: int, index: int, slug: str, ext: str = "mp3") -> str:
+    return chapter_file_key(project_id, index, slug, ext)
+
+
+def book_key(project_id: int, slug: str, ext: str = "m4b") -> str:
+    """`projects/{id}/{slug}.m4b`: the whole book with chapter markers."""
+    return f"projects/{project_id}/{slugify(slug)}.{ext.lstrip('.')}"
+
+
+def source_key(project_id: int, filename: str) -> str:
+    """`projects/{id}/source/{name}`: the uploaded document, kept so imports can be retried."""
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    stem, dot, ext = name.rpartition(".")
+    safe = f"{slugify(stem)}.{slugify(ext, 10)}" if dot else slugify(name)
+    return f"projects/{project_id}/source/{safe}"
+
+
+def manifest_key(project_id: int) -> str:
+    return f"projects/{project_id}/manifest.json"

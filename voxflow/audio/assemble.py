@@ -1,0 +1,247 @@
+"""Chapter assembly: segment WAVs → one normalised, encoded chapter with timings and subtitles.
+
+Pass 1 streams every segment into a temporary 16-bit WAV (the `wave` module), writing digital
+silence for head room tone, pauses and tail room tone, while a streaming meter measures it.
+Pass 2 applies one gain (plus a look-ahead limiter only when peaks would otherwise cap the gain),
+adds room-tone noise at `room_tone_db`, and pipes float32 into ffmpeg. The encoded file is then
+decoded and measured again for the ACX report, so the report describes what listeners get.
+
+Timeline (all in seconds of the final file, which ffmpeg resampling does not change):
+  [head room tone][seg 0][pause][seg 1][pause]...[seg n-1][tail room tone]
+The pause after a segment is `sentence_pause_s` when the next segment has the same block_index,
+else `paragraph_pause_s`. Each SegmentTime spans exactly its segment's own samples, so
+start[0] = head, start[i+1] = end[i] + pause, duration = end[n-1] + tail. Pauses are added on top
+of whatever silence the voice put inside a segment's WAV.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import wave
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from voxflow.audio.acx import AcxReport, check_acx
+from voxflow.audio.encode import FORMATS, Encoder, decode
+from voxflow.audio.errors import AudioError
+from voxflow.audio.limiter import GainPlan, calibrate, plan_gain, process
+from voxflow.audio.loudness import LevelMeter, Levels
+from voxflow.audio.probe import probe_audio_stream
+from voxflow.audio.subtitles import write_vtt
+from voxflow.audio.wavio import FULL_SCALE, WavSink, iter_int16, open_wav, read_format
+
+
+@dataclass
+class AudioSettings:
+    """How a chapter sounds. Defaults meet ACX; room tone is -70 dBFS white noise (see README)."""
+
+    sentence_pause_s: float = 0.35
+    paragraph_pause_s: float = 0.9
+    head_room_tone_s: float = 0.75
+    tail_room_tone_s: float = 2.0
+    target_rms_db: float = -20.0
+    peak_ceiling_db: float = -3.0
+    # Low noise rather than digital silence: ACX rejects dead air, and -70 dBFS keeps a 10 dB
+    # margin under the -60 dB noise-floor limit after MP3 encoding. None writes digital silence.
+    room_tone_db: float | None = -70.0
+    format: str = "mp3"
+    mp3_bitrate: str = "192k"
+    output_sample_rate: int = 44100  # MP3 only; WAV and OGG keep the voice's rate
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise AudioError(f"unknown audio format {self.format!r}: use {', '.join(FORMATS)}")
+        for name in (
+            "sentence_pause_s",
+            "paragraph_pause_s",
+            "head_room_tone_s",
+            "tail_room_tone_s",
+        ):
+            if getattr(self, name) < 0:
+                raise AudioError(f"{name} must not be negative")
+
+    def encoded_rate(self, voice_rate: int) -> int:
+        return self.output_sample_rate if self.format == "mp3" else voice_rate
+
+
+@dataclass
+class SegmentAudio:
+    """One synthesised sentence; `open()` yields a 16-bit PCM mono WAV file object."""
+
+    index: int
+    block_index: int
+    text: str
+    open: Callable[[], AbstractContextManager[BinaryIO]]
+
+
+@dataclass(slots=True)
+class SegmentTime:
+    index: int
+    start_s: float
+    end_s: float
+    block_index: int = 0
+    text: str = ""
+
+
+@dataclass
+class ChapterAudio:
+    """Levels are measured on the encoded file; `gain_db` is what pass 2 applied."""
+
+    audio_path: Path
+    subtitle_path: Path
+    duration_s: float
+    sample_rate: int
+    rms_db: float
+    peak_db: float
+    lufs: float
+    gain_db: float
+    noise_floor_db: float
+    segment_times: list[SegmentTime]
+    acx: AcxReport
+    limited: bool = False
+    timeline_sample_rate: int = 0
+    source_levels: Levels | None = field(default=None, repr=False)
+
+
+@dataclass
+class _Timeline:
+    sample_rate: int
+    frames: int
+    times: list[SegmentTime]
+    levels: Levels
+
+
+def _silence(sink: WavSink, meter: LevelMeter, seconds: float) -> None:
+    frames = round(seconds * sink.sample_rate)
+    sink.write_silence(frames)
+    meter.feed(np.zeros(frames))
+
+
+def _pass_one(segments: Iterable[SegmentAudio], raw: Path, settings: AudioSettings) -> _Timeline:
+    """Concatenate segments with pauses into `raw`, recording times and measuring levels."""
+    sink: WavSink | None = None
+    meter: LevelMeter | None = None
+    first: SegmentAudio | None = None
+    previous: SegmentAudio | None = None
+    times: list[SegmentTime] = []
+    try:
+        for segment in segments:
+            label = f"segment {segment.index}"
+            if previous is not None and segment.index <= previous.index:
+                raise AudioError(
+                    f"{label} comes after segment {previous.index}: segments must be in order"
+                )
+            with segment.open() as fileobj:
+                reader = open_wav(fileobj, label)
+                fmt = read_format(reader, label)
+                if sink is None or meter is None or first is None:
+                    first = segment
+                    sink = WavSink(raw, fmt.sample_rate)
+                    meter = LevelMeter(fmt.sample_rate)
+                    _silence(sink, meter, settings.head_room_tone_s)
+                else:
+                    if fmt.sample_rate != sink.sample_rate:
+                        raise AudioError(
+                            f"{label} is {fmt.sample_rate} Hz but segment {first.index} is "
+                            f"{sink.sample_rate} Hz: a chapter's segments must share one voice's "
+                            "sample rate"
+                        )
+                    same_block = segment.block_index == previous.block_index
+                    pause = settings.sentence_pause_s if same_block else settings.paragraph_pause_s
+                    _silence(sink, meter, pause)
+                start = sink.frames
+                for chunk in iter_int16(reader):
+                    sink.write(chunk)
+                    meter.feed(chunk / FULL_SCALE)
+                rate = sink.sample_rate
+                times.append(
+                    SegmentTime(
+                        segment.index,
+                        start / rate,
+                        sink.frames / rate,
+                        segment.block_index,
+                        segment.text,
+                    )
+                )
+            previous = segment
+        if sink is None or meter is None:
+            raise AudioError("cannot assemble a chapter from an empty list of segments")
+        _silence(sink, meter, settings.tail_room_tone_s)
+    finally:
+        if sink is not None:
+            sink.close()
+    return _Timeline(sink.sample_rate, sink.frames, times, meter.result())
+
+
+def _encode(
+    raw: Path, out: Path, plan: GainPlan, settings: AudioSettings, title: str | None
+) -> GainPlan:
+    """Pass 2: gain (calibrated when limiting), limiter, room tone, ffmpeg; returns the plan."""
+    with wave.open(str(raw), "rb") as reader:
+        rate = reader.getframerate()
+        plan = calibrate(reader, plan, settings.target_rms_db)
+        encoder = Encoder(
+            out, rate, settings.format, settings.encoded_rate(rate), settings.mp3_bitrate, title
+        )
+        try:
+            for chunk in process(reader, plan, settings.room_tone_db):
+                encoder.write(chunk)
+        except BaseException:
+            encoder.abort()
+            raise
+        encoder.close()
+    return plan
+
+
+def measure_file(path: Path, fmt: str) -> tuple[Levels, AcxReport]:
+    """Decode an encoded chapter and measure it; the ACX report comes from these numbers."""
+    stream = probe_audio_stream(path)
+    meter = LevelMeter(stream["sample_rate"])
+    for chunk in decode(path):
+        meter.feed(chunk)
+    levels = meter.result()
+    return levels, check_acx(levels, fmt, stream["sample_rate"], stream["bit_rate"])
+
+
+def assemble_chapter(
+    segments: Iterable[SegmentAudio],
+    out_dir: Path,
+    basename: str,
+    settings: AudioSettings,
+    title: str | None = None,
+) -> ChapterAudio:
+    """Write `out_dir/basename.{fmt}` and `out_dir/basename.vtt`; see the module doc for timing."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    audio_path = out_dir / f"{basename}.{settings.format}"
+    # The raw WAV sits beside the outputs: /tmp may be a small tmpfs, a chapter WAV is ~160 MB/h.
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".assemble-") as tmp:
+        raw = Path(tmp) / "raw.wav"
+        timeline = _pass_one(segments, raw, settings)
+        plan = plan_gain(timeline.levels, settings.target_rms_db, settings.peak_ceiling_db)
+        plan = _encode(raw, audio_path, plan, settings, title)
+    subtitle_path = write_vtt(
+        out_dir / f"{basename}.vtt", ((t.start_s, t.end_s, t.text) for t in timeline.times)
+    )
+    levels, report = measure_file(audio_path, settings.format)
+    return ChapterAudio(
+        audio_path=audio_path,
+        subtitle_path=subtitle_path,
+        duration_s=timeline.frames / timeline.sample_rate,
+        sample_rate=report.sample_rate,
+        rms_db=levels.rms_db,
+        peak_db=levels.peak_db,
+        lufs=levels.lufs,
+        gain_db=plan.gain_db,
+        noise_floor_db=levels.noise_floor_db,
+        segment_times=timeline.times,
+        acx=report,
+        limited=plan.limit,
+        timeline_sample_rate=timeline.sample_rate,
+        source_levels=timeline.levels,
+    )

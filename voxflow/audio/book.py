@@ -1,0 +1,90 @@
+"""The book-level M4B: chapter files concatenated by ffmpeg with FFMETADATA chapter markers."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from voxflow.audio.errors import AudioError
+from voxflow.audio.probe import probe_duration
+from voxflow.audio.tools import binary, run
+
+
+@dataclass
+class BookAudio:
+    path: Path
+    duration_s: float
+    chapter_starts_s: list[float]
+
+
+def _meta_escape(value: str) -> str:
+    """FFMETADATA1 needs '=', ';', '#', '\\' and newlines backslash-escaped."""
+    out = value.replace("\\", "\\\\")
+    for char in "=;#":
+        out = out.replace(char, "\\" + char)
+    return out.replace("\n", "\\\n")
+
+
+def _concat_line(path: Path) -> str:
+    quoted = str(Path(path).resolve()).replace("'", "'\\''")
+    return f"file '{quoted}'\n"
+
+
+def ffmetadata(title: str, author: str | None, chapters: list[tuple[str, float, float]]) -> str:
+    """An FFMETADATA1 document: book tags then one [CHAPTER] per (title, start_s, end_s)."""
+    lines = [";FFMETADATA1", f"title={_meta_escape(title)}", f"album={_meta_escape(title)}"]
+    if author:
+        lines += [f"artist={_meta_escape(author)}", f"album_artist={_meta_escape(author)}"]
+    lines.append("genre=Audiobook")
+    for name, start, end in chapters:
+        lines += [
+            "",
+            "[CHAPTER]",
+            "TIMEBASE=1/1000",
+            f"START={round(start * 1000)}",
+            f"END={round(end * 1000)}",
+            f"title={_meta_escape(name)}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def build_m4b(
+    chapters: list[tuple[str, Path]],
+    out_path: Path,
+    *,
+    title: str,
+    author: str | None = None,
+    bitrate: str = "64k",
+) -> BookAudio:
+    """Concatenate `(chapter title, audio file)` pairs into an AAC M4B; ffmpeg streams, no RAM."""
+    if not chapters:
+        raise AudioError("cannot build an M4B without chapters")
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    starts: list[float] = []
+    marks: list[tuple[str, float, float]] = []
+    position = 0.0
+    for name, path in chapters:
+        duration = probe_duration(path)
+        starts.append(position)
+        marks.append((name, position, position + duration))
+        position += duration
+    part = out_path.with_name(out_path.name + ".part")
+    with tempfile.TemporaryDirectory(prefix="voxflow-m4b-") as tmp:
+        listing = Path(tmp) / "concat.txt"
+        listing.write_text("".join(_concat_line(p) for _, p in chapters), encoding="utf-8")
+        meta = Path(tmp) / "chapters.txt"
+        meta.write_text(ffmetadata(title, author, marks), encoding="utf-8")
+        args = [binary("ffmpeg"), "-hide_banner", "-nostats", "-loglevel", "error", "-y"]
+        args += ["-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(meta)]
+        args += ["-map", "0:a", "-map_metadata", "1", "-map_chapters", "1", "-ac", "1"]
+        args += ["-c:a", "aac", "-b:a", bitrate, "-movflags", "+faststart", "-f", "ipod"]
+        try:
+            run([*args, str(part)], f"building {out_path.name}")
+        except AudioError:
+            part.unlink(missing_ok=True)
+            raise
+    os.replace(part, out_path)
+    return BookAudio(path=out_path, duration_s=probe_duration(out_path), chapter_starts_s=starts)

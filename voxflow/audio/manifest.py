@@ -1,0 +1,130 @@
+"""`manifest.json`: the book's table of contents with every file, level and segment time.
+
+Schema (version 1); paths are relative to the manifest's folder so an output folder can move:
+{"schema_version": 1, "project": {"id", "title"}, "voice": {"model", "version"},
+ "sample_rate", "format",
+ "chapters": [{"index", "title", "audio_file", "subtitle_file", "duration_s",
+               "loudness": {"lufs", "rms_db", "peak_db", "true_peak_db", "noise_floor_db",
+                            "gain_db", "limited", "acx_passed", "acx_problems"},
+               "segments": [{"index", "block_index", "text", "start_s", "end_s"}]}],
+ "book": {"file", "duration_s", "chapter_starts_s"} | null}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from voxflow.audio.assemble import ChapterAudio
+from voxflow.audio.book import BookAudio
+
+SCHEMA_VERSION = 1
+
+
+def slugify(title: str, max_len: int = 60) -> str:
+    """ASCII, lower-case, hyphenated; 'chapter' when nothing usable is left."""
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
+    return slug[:max_len].rstrip("-") or "chapter"
+
+
+def chapter_basename(index: int, title: str) -> str:
+    """`NN-slug` (two digits at least), the stem of a chapter's audio and subtitle files."""
+    return f"{index:02d}-{slugify(title)}"
+
+
+@dataclass
+class ManifestChapter:
+    index: int
+    title: str
+    audio: ChapterAudio
+
+
+def _rel(path: Path, base: Path | None) -> str:
+    path = Path(path)
+    if base is None:
+        return path.name
+    try:
+        return path.resolve().relative_to(Path(base).resolve()).as_posix()
+    except ValueError:
+        return str(path.resolve())
+
+
+def _round(value: float, digits: int = 3) -> float | None:
+    """JSON has no infinities: silence measures -inf LUFS, which becomes null."""
+    return round(value, digits) if value == value and abs(value) != float("inf") else None
+
+
+def build_manifest(
+    *,
+    project_id: str | int,
+    title: str,
+    voice_model: str,
+    voice_version: str,
+    sample_rate: int,
+    chapters: Sequence[ManifestChapter],
+    book: BookAudio | None = None,
+    audio_format: str = "mp3",
+    base_dir: Path | None = None,
+) -> dict:
+    """The manifest dict; file paths are made relative to `base_dir` (the manifest's folder)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "project": {"id": project_id, "title": title},
+        "voice": {"model": voice_model, "version": voice_version},
+        "sample_rate": sample_rate,
+        "format": audio_format,
+        "chapters": [
+            {
+                "index": ch.index,
+                "title": ch.title,
+                "audio_file": _rel(ch.audio.audio_path, base_dir),
+                "subtitle_file": _rel(ch.audio.subtitle_path, base_dir),
+                "duration_s": _round(ch.audio.duration_s),
+                "loudness": {
+                    "lufs": _round(ch.audio.lufs, 2),
+                    "rms_db": _round(ch.audio.rms_db, 2),
+                    "peak_db": _round(ch.audio.peak_db, 2),
+                    "true_peak_db": _round(ch.audio.acx.true_peak_db, 2),
+                    "noise_floor_db": _round(ch.audio.noise_floor_db, 2),
+                    "gain_db": _round(ch.audio.gain_db, 2),
+                    "limited": ch.audio.limited,
+                    "acx_passed": ch.audio.acx.passed,
+                    "acx_problems": list(ch.audio.acx.problems),
+                },
+                "segments": [
+                    {
+                        "index": t.index,
+                        "block_index": t.block_index,
+                        "text": t.text,
+                        "start_s": _round(t.start_s),
+                        "end_s": _round(t.end_s),
+                    }
+                    for t in ch.audio.segment_times
+                ],
+            }
+            for ch in chapters
+        ],
+        "book": None
+        if book is None
+        else {
+            "file": _rel(book.path, base_dir),
+            "duration_s": _round(book.duration_s),
+            "chapter_starts_s": [_round(s) for s in book.chapter_starts_s],
+        },
+    }
+
+
+def write_manifest(path: Path, manifest: dict) -> Path:
+    """Write the manifest as UTF-8 JSON atomically (a reader never sees half a file)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(path.name + ".part")
+    part.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(part, path)
+    return path

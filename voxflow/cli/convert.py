@@ -1,0 +1,218 @@
+"""`voxflow convert`, `status`, `replay` and `accept`: start and steer conversions from a terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import shutil
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from voxflow.cli.app import app
+from voxflow.settings import Settings, get_settings
+
+console = Console()
+FINAL_STATES = {"done", "failed", "attention", "cancelled"}
+
+
+@app.command()
+def convert(
+    file: Path = typer.Argument(..., help="TXT, Markdown, EPUB or DOCX document."),
+    voice: str = typer.Option(None, "--voice", "-v", help="Voice from the model registry."),
+    format: str = typer.Option(None, "--format", "-f", help="Chapter audio: mp3, wav or ogg."),
+    out: Path = typer.Option(None, "--out", "-o", help="Folder for the audiobook files."),
+) -> None:
+    """Convert a document to narrated audio, starting the embedded stack if none is running."""
+    from voxflow.stack import LocalStack, stack_is_running
+
+    settings = get_settings()
+    if format and format not in {"mp3", "wav", "ogg"}:
+        raise typer.BadParameter("choose mp3, wav or ogg", param_hint="--format")
+    with contextlib.ExitStack() as exit_stack:
+        embedded = not stack_is_running(settings)
+        if embedded:
+            with console.status("no running stack answered; starting the embedded stack…"):
+                exit_stack.enter_context(LocalStack(settings))
+        try:
+            state = asyncio.run(_convert(settings, file, voice, format, out, embedded))
+        except KeyboardInterrupt:
+            if embedded:
+                console.print(
+                    "\n[yellow]Stopped.[/] The embedded stack shuts down now; the conversion is "
+                    "saved in Temporal and resumes when you run `voxflow up`."
+                )
+            else:
+                console.print(
+                    "\n[yellow]Detached.[/] The conversion goes on in the running stack; "
+                    "follow it with `voxflow status`."
+                )
+            raise typer.Exit(130) from None
+    if state != "done":
+        raise typer.Exit(1)
+
+
+async def _convert(
+    settings: Settings, file: Path, voice: str | None, fmt: str | None, out: Path | None, embedded: bool
+) -> str:
+    from voxflow.conversion import connect, start_conversion, temporal_ui_link
+
+    client = await connect(settings)
+    started = await start_conversion(settings, file, voice=voice, output_format=fmt, client=client)
+    console.print(
+        f"[bold]{started.title}[/]: project {started.project_id}, {started.chapters} chapters, "
+        f"{started.segments} segments"
+    )
+    console.print(f"Temporal UI: {temporal_ui_link(settings, started.workflow_id)}")
+    state = await _follow(settings, started.project_id)
+    if state == "done":
+        folder = out or Path("voxflow-out") / _slug_of(settings, started.project_id)
+        files = await asyncio.to_thread(export_outputs, settings, started.project_id, folder)
+        console.print(f"[green]Done.[/] {len(files)} files in [bold]{folder}[/]")
+    elif state == "attention":
+        _print_attention(settings, started.project_id)
+    else:
+        console.print(f"[red]Conversion {state}.[/] See `voxflow status {started.project_id}`.")
+    return state
+
+
+async def _follow(settings: Settings, project_id: int) -> str:
+    """Rich progress bars from the database (the authoritative counts), one per chapter."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console) as progress:
+        tasks: dict[int, int] = {}
+        while True:
+            project, chapters = await asyncio.to_thread(_snapshot, settings, project_id)
+            for chapter in chapters:
+                if chapter.index not in tasks:
+                    label = f"{chapter.index:>2}. {chapter.title[:40]}"
+                    tasks[chapter.index] = progress.add_task(label, total=chapter.segment_count)
+                progress.update(tasks[chapter.index], completed=chapter.done_count)
+            if project.state in FINAL_STATES:
+                return project.state
+            await asyncio.sleep(0.5)
+
+
+def _snapshot(settings: Settings, project_id: int):
+    from voxflow.db import make_engine, repository, session_scope
+
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            project = repository.get_project(session, project_id)
+            chapters = repository.list_chapters(session, project_id)
+            session.expunge_all()
+            return project, chapters
+    finally:
+        engine.dispose()
+
+
+def _slug_of(settings: Settings, project_id: int) -> str:
+    from voxflow.artifacts.keys import slugify
+
+    project, _ = _snapshot(settings, project_id)
+    return f"{project_id}-{slugify(project.title)}"
+
+
+def export_outputs(settings: Settings, project_id: int, folder: Path) -> list[Path]:
+    """Copy the chapter files, subtitles, book and manifest from the artifact store."""
+    from voxflow.artifacts import open_store
+
+    project, chapters = _snapshot(settings, project_id)
+    store = open_store(settings)
+    keys = [k for c in chapters for k in (c.audio_key, c.subtitle_key) if k]
+    keys += [k for k in (project.book_key, project.manifest_key) if k]
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for key in keys:
+        target = folder / Path(key).name
+        with store.open(key) as source, target.open("wb") as sink:
+            shutil.copyfileobj(source, sink)
+        written.append(target)
+    return written
+
+
+def _print_attention(settings: Settings, project_id: int) -> None:
+    _, chapters = _snapshot(settings, project_id)
+    console.print("[yellow]Some chapters failed;[/] the project waits for a replay:")
+    for chapter in chapters:
+        if chapter.state == "failed":
+            console.print(f"  chapter {chapter.index} ({chapter.title}): {chapter.error}")
+            console.print(f"    replay: voxflow replay {project_id} --chapter {chapter.index}")
+    console.print(f"  or finish without them: voxflow accept {project_id}")
+
+
+@app.command()
+def status(project: int = typer.Argument(None, help="Project id; all projects when omitted.")) -> None:
+    """Show projects, or one project's chapters, with state and progress."""
+    from voxflow.conversion import project_workflow_id, temporal_ui_link
+    from voxflow.db import make_engine, migrate, repository, session_scope
+
+    settings = get_settings()
+    migrate(settings.database_url)
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as session:
+        if project is None:
+            table = Table("id", "title", "voice", "state", "chapters", "segments", "duration", "created")
+            for p in repository.list_projects(session):
+                duration = f"{p.duration_s / 60:.1f} min" if p.duration_s else "-"
+                table.add_row(
+                    str(p.id), p.title, p.voice, str(p.state.value), str(p.chapter_count),
+                    str(p.segment_count), duration, p.created_at.strftime("%Y-%m-%d %H:%M"),
+                )  # fmt: skip
+            console.print(table)
+            return
+        p = repository.get_project(session, project)
+        console.print(f"[bold]{p.title}[/] (project {p.id}): {p.state.value}")
+        if p.error:
+            console.print(f"  error: {p.error}")
+        console.print(f"  Temporal UI: {temporal_ui_link(settings, project_workflow_id(p.id))}")
+        table = Table("#", "title", "state", "done", "failed", "duration", "error")
+        for c in repository.list_chapters(session, project):
+            table.add_row(
+                str(c.index), c.title, c.state.value, f"{c.done_count}/{c.segment_count}",
+                str(c.failed_count), f"{c.duration_s:.1f} s" if c.duration_s else "-", c.error or "",
+            )  # fmt: skip
+        console.print(table)
+
+
+@app.command()
+def replay(
+    project: int = typer.Argument(..., help="Project id."),
+    chapter: int = typer.Option(..., "--chapter", "-c", help="Chapter number to run again."),
+) -> None:
+    """Run a failed chapter again; completed chapters are not redone."""
+    from voxflow.conversion import connect, replay_chapter
+
+    async def go() -> str:
+        return await replay_chapter(await connect(get_settings()), project, chapter)
+
+    console.print(asyncio.run(go()))
+
+
+@app.command()
+def accept(project: int = typer.Argument(..., help="Project id.")) -> None:
+    """Finish a project's book without its failed chapters."""
+    from voxflow.conversion import accept_partial, connect
+
+    async def go() -> list[int]:
+        return await accept_partial(await connect(get_settings()), project)
+
+    skipped = asyncio.run(go())
+    console.print(f"building the book without chapters {', '.join(map(str, skipped))}")

@@ -1,0 +1,193 @@
+"""Client side of a conversion: create the project, start or steer its workflow, read progress.
+
+The CLI and the web app both call these; they only need a Temporal client, never a worker.
+Workflows are addressed by name and id, so the kernel does not import workflow code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
+
+from voxflow.artifacts import open_store
+from voxflow.artifacts.keys import source_key
+from voxflow.contracts import ConversionOptions, ProjectInput, ProjectProgress
+from voxflow.db import make_engine, migrate, repository, session_scope
+from voxflow.errors import InputError, ServiceUnavailable, VoxflowError
+from voxflow.importers import load_document_bytes
+from voxflow.registry import load_registry
+from voxflow.settings import Settings
+
+PROJECT_WORKFLOW = "ProjectWorkflow"
+
+
+def project_workflow_id(project_id: int) -> str:
+    return f"project-{project_id}"
+
+
+def chapter_workflow_id(project_id: int, index: int) -> str:
+    return f"project-{project_id}/chapter-{index}"
+
+
+def temporal_ui_link(settings: Settings, workflow_id: str) -> str:
+    base = settings.temporal_ui_url.rstrip("/")
+    return f"{base}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}"
+
+
+def options_from_settings(settings: Settings, voice: str, output_format: str) -> ConversionOptions:
+    return ConversionOptions(
+        voice=voice,
+        output_format=output_format,
+        job_max_segments=settings.job_max_segments,
+        job_max_chars=settings.job_max_chars,
+        window=settings.job_window,
+        max_parallel_chapters=settings.max_parallel_chapters,
+        activity_max_attempts=settings.activity_max_attempts,
+        heartbeat_timeout_s=settings.heartbeat_timeout_s,
+    )
+
+
+async def connect(settings: Settings) -> Client:
+    try:
+        return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    except Exception as error:  # the SDK raises RuntimeError for a refused connection
+        raise ServiceUnavailable(
+            f"Temporal is not reachable at {settings.temporal_address}; start the local stack "
+            "with `voxflow up` or set VOXFLOW_TEMPORAL_ADDRESS"
+        ) from error
+
+
+@dataclass
+class StartedConversion:
+    project_id: int
+    workflow_id: str
+    run_id: str | None
+    title: str
+    chapters: int
+    segments: int
+
+
+def create_project(
+    settings: Settings, data: bytes, filename: str, *, voice: str, output_format: str
+) -> tuple[int, str, int, int]:
+    """Validate the document (clear errors before any compute), then store it and its project row.
+
+    Returns (project_id, title, chapters, segments).
+    """
+    voice_info = load_registry(settings).get(voice)
+    document = load_document_bytes(data, filename, max_chars=voice_info.max_chars)
+    migrate(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            project = repository.create_project_shell(
+                session,
+                title=document.title,
+                source_name=Path(filename).name,
+                source_format=document.source_format,
+                voice=voice_info.name,
+                model_version=voice_info.version,
+                output_format=output_format,
+            )
+            project_id = project.id
+        open_store(settings).put(source_key(project_id, Path(filename).name), data)
+    finally:
+        engine.dispose()
+    return project_id, document.title, len(document.chapters), sum(
+        len(c.segments) for c in document.chapters
+    )
+
+
+async def start_conversion(
+    settings: Settings,
+    path: Path,
+    *,
+    voice: str | None = None,
+    output_format: str | None = None,
+    client: Client | None = None,
+) -> StartedConversion:
+    if not path.is_file():
+        raise InputError(f"{path} does not exist or is not a file")
+    if path.stat().st_size > settings.max_upload_bytes:
+        raise InputError(
+            f"{path.name} is {path.stat().st_size / 1e6:.1f} MB, over the "
+            f"{settings.max_upload_bytes / 1e6:.0f} MB limit (VOXFLOW_MAX_UPLOAD_BYTES)"
+        )
+    return await start_conversion_bytes(
+        settings, path.read_bytes(), path.name, voice=voice, output_format=output_format, client=client
+    )
+
+
+async def start_conversion_bytes(
+    settings: Settings,
+    data: bytes,
+    filename: str,
+    *,
+    voice: str | None = None,
+    output_format: str | None = None,
+    client: Client | None = None,
+) -> StartedConversion:
+    voice = voice or settings.default_voice
+    output_format = output_format or settings.output_format
+    client = client or await connect(settings)
+    project_id, title, chapters, segments = await asyncio.to_thread(
+        create_project, settings, data, filename, voice=voice, output_format=output_format
+    )
+    workflow_id = project_workflow_id(project_id)
+    handle = await client.start_workflow(
+        PROJECT_WORKFLOW,
+        ProjectInput(project_id, options_from_settings(settings, voice, output_format)),
+        id=workflow_id,
+        task_queue=settings.temporal_task_queue,
+    )
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            repository.record_conversion(
+                session, project_id, workflow_id=workflow_id, run_id=handle.first_execution_run_id
+            )
+    finally:
+        engine.dispose()
+    return StartedConversion(
+        project_id, workflow_id, handle.first_execution_run_id, title, chapters, segments
+    )
+
+
+def project_handle(client: Client, project_id: int) -> WorkflowHandle:
+    return client.get_workflow_handle(project_workflow_id(project_id))
+
+
+async def query_progress(client: Client, project_id: int) -> ProjectProgress:
+    try:
+        return await project_handle(client, project_id).query(
+            "progress", result_type=ProjectProgress
+        )
+    except RPCError as error:
+        raise VoxflowError(f"project {project_id}: {error.message}") from error
+
+
+async def replay_chapter(client: Client, project_id: int, index: int) -> str:
+    """Ask the project workflow to run a failed chapter again under the same workflow id."""
+    try:
+        return await project_handle(client, project_id).execute_update(
+            "retry_chapter", index, result_type=str
+        )
+    except RPCError as error:
+        raise VoxflowError(f"project {project_id}: {error.message}") from error
+    except Exception as error:  # WorkflowUpdateFailedError: the validator said no
+        cause = getattr(error, "cause", None) or error
+        raise VoxflowError(f"cannot replay chapter {index} of project {project_id}: {cause}") from error
+
+
+async def accept_partial(client: Client, project_id: int) -> list[int]:
+    try:
+        return await project_handle(client, project_id).execute_update(
+            "accept_partial", result_type=list[int]
+        )
+    except Exception as error:
+        cause = getattr(error, "cause", None) or error
+        raise VoxflowError(f"cannot accept project {project_id} as it is: {cause}") from error

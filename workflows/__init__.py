@@ -1,0 +1,1 @@
+"""Temporal workflow definitions: deterministic, thin, and free of I/O."""
