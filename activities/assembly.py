@@ -1,23 +1,28 @@
 """Assemble a chapter's segments into its audio file, and the chapters into the book.
 
 Both run in the worker's thread pool (CPU and ffmpeg work) and heartbeat while they work.
+Each chapter leaves a JSON entry (levels and segment times) beside its audio, so the book
+step composes `manifest.json` without measuring anything again.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import BinaryIO
 
 from temporalio import activity
 
 from activities.resources import Resources
 from voxflow import audio
-from voxflow.artifacts import keys
+from voxflow.artifacts import ArtifactStore, keys
 from voxflow.contracts import AssembleInput, BookInput, BookResult, ChapterResult, JobTotals
 from voxflow.db import repository, session_scope
-from voxflow.db.models import Chapter, ChapterState
+from voxflow.db.models import Chapter, ChapterState, ProjectState
 
 PAGE = 2000
 
@@ -31,22 +36,37 @@ class AssemblyActivities:
         engine, store = self.resources.engine, self.resources.store
         with session_scope(engine) as session:
             chapter = session.get(Chapter, input.chapter_id)
-            index, title = chapter.index, chapter.title
-        basename = f"{index:02d}-{keys.slugify(title)}"
+            project = repository.get_project(session, input.project_id)
+            index, title, voice_name = chapter.index, chapter.title, project.voice
+        voice = self.resources.registry.get(voice_name)
         settings = audio.AudioSettings(format=input.output_format)
         with tempfile.TemporaryDirectory(prefix="voxflow-chapter-") as tmp:
             result = audio.assemble_chapter(
-                self._segments(input.chapter_id), Path(tmp), basename, settings, title=title
+                self._segments(input.chapter_id),
+                Path(tmp),
+                audio.chapter_basename(index, title),
+                settings,
+                title=title,
             )
-            audio_key = keys.chapter_file_key(
-                input.project_id, index, title, result.audio_path.suffix
-            )
-            subtitle_key = keys.chapter_file_key(input.project_id, index, title, "vtt")
+            entry = audio.build_manifest(
+                project_id=input.project_id,
+                title=project.title,
+                voice_model=voice.name,
+                voice_version=voice.version,
+                sample_rate=result.sample_rate,
+                chapters=[audio.ManifestChapter(index, title, result)],
+                audio_format=input.output_format,
+            )["chapters"][0]
+            audio_key = chapter_key(input.project_id, result.audio_path.name)
+            subtitle_key = chapter_key(input.project_id, result.subtitle_path.name)
             store.put_file(audio_key, result.audio_path)
             store.put_file(subtitle_key, result.subtitle_path)
+            store.put(entry_key(audio_key), json.dumps(entry).encode())
         with session_scope(engine) as session:
             repository.set_segment_times(
-                session, input.chapter_id, [(t.index, t.start_s, t.end_s) for t in result.segment_times]
+                session,
+                input.chapter_id,
+                [(t.index, t.start_s, t.end_s) for t in result.segment_times],
             )
             repository.set_chapter_state(
                 session,
@@ -76,44 +96,47 @@ class AssemblyActivities:
 
     @activity.defn
     def build_book(self, input: BookInput) -> BookResult:
+        """The M4B of every finished chapter, and manifest.json describing all files."""
         engine, store = self.resources.engine, self.resources.store
         with session_scope(engine) as session:
             project = repository.get_project(session, input.project_id)
             chapters = [
-                c for c in repository.list_chapters(session, input.project_id)
-                if c.state == ChapterState.done
+                (c.title, c.audio_key)
+                for c in repository.list_chapters(session, input.project_id)
+                if c.state == ChapterState.done and c.audio_key
             ]
-            voice = self.resources.registry.get(project.voice)
-            manifest = audio.build_manifest(
-                project=project,
-                voice=voice,
-                chapters=chapters,
-                segments_of=lambda chapter_id: repository.list_segments(
-                    session, chapter_id, limit=10**9
-                ),
-            )
-            title = project.title
+            title, voice_name, fmt = project.title, project.voice, project.output_format
+        voice = self.resources.registry.get(voice_name)
+        entries = [json.loads(store.get(entry_key(key))) for _, key in chapters]
         with tempfile.TemporaryDirectory(prefix="voxflow-book-") as tmp:
             local = []
-            for chapter in chapters:
-                path = Path(tmp) / Path(chapter.audio_key).name
-                with store.open(chapter.audio_key) as source, path.open("wb") as target:
+            for chapter_title, key in chapters:
+                path = Path(tmp) / Path(key).name
+                with store.open(key) as source, path.open("wb") as target:
                     shutil.copyfileobj(source, target)
-                local.append((chapter.title, path))
-                activity.heartbeat(chapter.index)
-            book = audio.build_m4b(local, Path(tmp) / "book.m4b", title=title)
+                local.append((chapter_title, path))
+                activity.heartbeat(len(local))
             book_key = keys.book_key(input.project_id, title)
+            book = audio.build_m4b(local, Path(tmp) / Path(book_key).name, title=title)
             store.put_file(book_key, book.path)
-            manifest["book"] = {"file": Path(book_key).name, "duration_s": book.duration_s}
-            manifest_path = Path(tmp) / "manifest.json"
-            audio.write_manifest(manifest_path, manifest)
+            manifest = audio.build_manifest(
+                project_id=input.project_id,
+                title=title,
+                voice_model=voice.name,
+                voice_version=voice.version,
+                sample_rate=sample_rate_of(fmt, voice.sample_rate),
+                chapters=[],
+                book=book,
+                audio_format=fmt,
+            )
+            manifest["chapters"] = entries
             manifest_key = keys.manifest_key(input.project_id)
-            store.put_file(manifest_key, manifest_path)
+            store.put(manifest_key, json.dumps(manifest, indent=2, ensure_ascii=False).encode())
         with session_scope(engine) as session:
             repository.set_project_state(
                 session,
                 input.project_id,
-                "building",
+                ProjectState.building,
                 duration_s=book.duration_s,
                 book_key=book_key,
                 manifest_key=manifest_key,
@@ -121,5 +144,20 @@ class AssemblyActivities:
         return BookResult(book_key, manifest_key, book.duration_s)
 
 
-def _opener(store, key: str):
+def sample_rate_of(output_format: str, voice_rate: int) -> int:
+    return audio.AudioSettings(format=output_format).encoded_rate(voice_rate)
+
+
+def chapter_key(project_id: int, filename: str) -> str:
+    return f"projects/{project_id}/chapters/{filename}"
+
+
+def entry_key(audio_key: str) -> str:
+    """The chapter's manifest entry (levels, ACX report, segment times) beside its audio."""
+    return str(Path(audio_key).with_suffix(".json"))
+
+
+def _opener(
+    store: ArtifactStore, key: str
+) -> Callable[[], AbstractContextManager[BinaryIO]]:
     return lambda: store.open(key)

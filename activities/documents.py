@@ -11,6 +11,7 @@ from activities.resources import Resources
 from voxflow.contracts import ChapterSummary, ImportManifest, ProjectInput, StatusUpdate
 from voxflow.artifacts import keys
 from voxflow.db import repository, session_scope
+from voxflow.db.models import ChapterState, ProjectState
 from voxflow.errors import VoxflowError
 from voxflow.importers import load_document_bytes
 
@@ -53,14 +54,14 @@ class DocumentActivities:
         with session_scope(self.resources.engine) as session:
             if update.chapter_index is None:
                 repository.set_project_state(
-                    session, update.project_id, update.state, error=update.error
+                    session, update.project_id, ProjectState(update.state), error=update.error
                 )
             else:
                 repository.set_chapter_state(
                     session,
                     update.project_id,
                     update.chapter_index,
-                    update.state,
+                    ChapterState(update.state),
                     error=update.error,
                     workflow_id=f"project-{update.project_id}/chapter-{update.chapter_index}",
                 )

@@ -58,7 +58,7 @@ async def run_worker(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    with ThreadPoolExecutor(max_workers=4) as executor:
+    with ThreadPoolExecutor(max_workers=settings.worker_max_activities) as executor:
         async with build_worker(client, settings, executor):
             await stop.wait()
     # sdk-python#300: give the core a moment before interpreter teardown.

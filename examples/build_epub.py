@@ -133,7 +133,9 @@ def build_txt(title: str, subtitle: str, chapters: list[tuple[str, str]]) -> str
             elif token.type == "inline":
                 text = _plain_inline(token)
                 if in_item:
-                    lines += textwrap.wrap(text, 70, initial_indent="  - ", subsequent_indent="    ")
+                    lines += textwrap.wrap(
+                        text, 70, initial_indent="  - ", subsequent_indent="    "
+                    )
                 else:
                     lines += [*textwrap.wrap(text, 70), ""]
             elif token.type == "bullet_list_close":

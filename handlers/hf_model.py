@@ -24,8 +24,8 @@ class TextToWaveform:
         self.device = torch.device(device)
         dtype = torch.float16 if fp16 and self.device.type == "cuda" else torch.float32
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
-        self.model = AutoModelForTextToWaveform.from_pretrained(model_dir, dtype=dtype)
-        self.model.to(self.device).eval()
+        self.model = AutoModelForTextToWaveform.from_pretrained(model_dir)
+        self.model.to(device=self.device, dtype=dtype).eval()
         self.sample_rate = int(getattr(self.model.config, "sampling_rate", 16000))
 
     @torch.inference_mode()

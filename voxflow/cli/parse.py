@@ -35,7 +35,9 @@ def _table(document: Document) -> Table:
 
 @app.command("parse")
 def parse(
-    file: Path = typer.Argument(..., help="Document to import: .txt, .md, .epub or .docx."),
+    file: Path = typer.Argument(
+        ..., metavar="FILE", help="Document to import: .txt, .md, .epub or .docx."
+    ),
     as_json: bool = typer.Option(
         False, "--json", help="Print the document (chapters, blocks, segments) as JSON."
     ),

@@ -106,5 +106,7 @@ def load_document(
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise InputError(f"{path} cannot be read ({error.strerror}); check its permissions.") from error
+        raise InputError(
+            f"{path} cannot be read ({error.strerror}); check its permissions."
+        ) from error
     return load_document_bytes(data, path.name, settings, max_chars)

@@ -44,6 +44,11 @@ def check_size(filename: str, size: int, limit: int) -> None:
 
 
 def _mib(size: int) -> str:
+    """A size people read at a glance: bytes, KiB or MiB."""
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KiB"
     return f"{size / (1024 * 1024):.1f} MiB"
 
 
@@ -125,9 +130,7 @@ def decode_text(filename: str, data: bytes) -> tuple[str, str]:
 
 def _check_controls(filename: str, text: str) -> None:
     controls = sum(
-        1
-        for char in text
-        if char not in _TEXT_CONTROLS and unicodedata.category(char) == "Cc"
+        1 for char in text if char not in _TEXT_CONTROLS and unicodedata.category(char) == "Cc"
     )
     if "\x00" in text or controls > max(1, len(text) * MAX_CONTROL_RATIO):
         raise _binary(filename, "it is full of control characters")
@@ -135,6 +138,5 @@ def _check_controls(filename: str, text: str) -> None:
 
 def _binary(filename: str, why: str) -> InputError:
     return InputError(
-        f"{filename} looks like a binary file, not text ({why}); upload a "
-        f"{SUPPORTED} document."
+        f"{filename} looks like a binary file, not text ({why}); upload a {SUPPORTED} document."
     )

@@ -138,7 +138,8 @@ def _read_book(data: bytes, filename: str) -> epub.EpubBook:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return epub.read_epub(io.BytesIO(data), {"ignore_ncx": False})
+            # ignore_ncx: read the EPUB 3 nav when there is one, the NCX otherwise.
+            return epub.read_epub(io.BytesIO(data), {"ignore_ncx": True})
     except Exception as error:  # ebooklib raises zip, XML, KeyError and its own errors
         reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
         raise InputError(
@@ -180,6 +181,4 @@ def parse_epub(data: bytes, filename: str, fallback_title: str) -> RawDocument:
         # Leading headings that repeat the title are not read twice; others are spoken.
         extra = [h for h in page.headings if h.casefold() not in chapter_title.casefold()]
         chapters.append(RawChapter(title=chapter_title, paragraphs=extra + page.paragraphs))
-    return RawDocument(
-        title=title or fallback_title, chapters=chapters, source_format="epub"
-    )
+    return RawDocument(title=title or fallback_title, chapters=chapters, source_format="epub")

@@ -85,7 +85,8 @@ def _is_heading(group: list[str]) -> bool:
     if len(group) > 3 or any(len(line) > MAX_HEADING_CHARS for line in group):
         return False
     if _CHAPTER.match(group[0]):
-        return True
+        # Several "Chapter" lines in one paragraph are a table of contents, not a heading.
+        return not any(_CHAPTER.match(line) for line in group[1:])
     if len(group) != 1:
         return False
     line = group[0]
@@ -96,7 +97,9 @@ def _is_heading(group: list[str]) -> bool:
 
 
 def _is_title_line(group: list[str]) -> bool:
-    return len(group) == 1 and len(group[0]) <= MAX_HEADING_CHARS and not _END_PUNCT.search(group[0])
+    return (
+        len(group) == 1 and len(group[0]) <= MAX_HEADING_CHARS and not _END_PUNCT.search(group[0])
+    )
 
 
 def _heading_text(lines: list[str]) -> str:
@@ -134,6 +137,4 @@ def parse_txt(text: str, fallback_title: str) -> RawDocument:
             heading = _heading_text([group[0], following[0]])
             index += 1
         items.append(Heading(1, heading))
-    return assemble(
-        items, title=title, fallback_title=fallback_title, source_format="txt", level=1
-    )
+    return assemble(items, title=title, fallback_title=fallback_title, source_format="txt", level=1)

@@ -1,0 +1,163 @@
+"""Crashes and failures on the real stack: a killed worker, and a chapter that fails then replays."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.plugins.temporal import make_settings, running_worker
+from voxflow.contracts import ProjectResult
+from voxflow.conversion import connect, replay_chapter, start_conversion_bytes
+from voxflow.db import make_engine, migrate, repository, session_scope
+from voxflow.settings import Settings
+from voxflow.stack import TemporalWorkerProcess
+
+pytestmark = pytest.mark.integration
+
+NOUNS = "harbour lantern compass anchor gull rope tide chart bell mast oar sail reef cliff storm".split()
+
+
+def book(chapters: dict[str, int]) -> bytes:
+    """A Markdown book whose every sentence is distinct, so each has its own audio key."""
+    parts = ["# Test Book"]
+    for title, sentences in chapters.items():
+        body = " ".join(
+            f"{title} sentence {n + 1} talks about the {NOUNS[n % len(NOUNS)]}."
+            for n in range(sentences)
+        )
+        parts.append(f"## {title}\n\n{body}")
+    return "\n\n".join(parts).encode()
+
+
+def snapshot(settings: Settings, project_id: int):
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as session:
+        project = repository.get_project(session, project_id)
+        chapters = repository.list_chapters(session, project_id)
+        segments = {
+            c.index: list(repository.list_segments(session, c.id, limit=10**6)) for c in chapters
+        }
+        session.expunge_all()
+    engine.dispose()
+    return project, {c.index: c for c in chapters}, segments
+
+
+async def wait_for(predicate, timeout_s: float = 120.0, every_s: float = 0.1):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = await asyncio.to_thread(predicate)
+        if value:
+            return value
+        await asyncio.sleep(every_s)
+    raise AssertionError(f"condition not met within {timeout_s}s")
+
+
+def segment_files(settings: Settings) -> dict[str, int]:
+    """Every stored segment WAV with its inode: a rewrite (a second synthesis) changes it."""
+    root = Path(settings.artifacts_dir) / "segments"
+    return {str(p.relative_to(root)): p.stat().st_ino for p in root.rglob("*.wav")}
+
+
+async def test_killed_worker_resumes_without_resynthesising(tmp_path, temporal_address, torchserve):
+    settings = make_settings(
+        tmp_path / "data", temporal_address, torchserve,
+        job_max_segments=2, job_window=2, heartbeat_timeout_s=5, max_parallel_chapters=1,
+    )  # fmt: skip
+    migrate(settings.database_url)
+    client = await connect(settings)
+    first = TemporalWorkerProcess(settings, name="worker one").start()
+    try:
+        started = await start_conversion_bytes(
+            settings, book({"Only": 30}), "crash.md", client=client
+        )
+        await wait_for(lambda: snapshot(settings, started.project_id)[1][1].done_count >= 6)
+        first.kill()
+        before_kill = segment_files(settings)
+        assert 0 < len(before_kill) < 30, "the worker died mid-chapter"
+        second = TemporalWorkerProcess(settings, name="worker two").start()
+        try:
+            handle = client.get_workflow_handle(started.workflow_id, result_type=ProjectResult)
+            result = await asyncio.wait_for(handle.result(), timeout=300)
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+
+    assert result.state == "done"
+    _, chapters, segments = snapshot(settings, started.project_id)
+    assert all(s.status == "done" for s in segments[1])
+    after = segment_files(settings)
+    assert len(after) == 30, "every sentence stored exactly once"
+    assert all(after[key] == inode for key, inode in before_kill.items()), (
+        "audio stored before the crash was never synthesised or written again"
+    )
+
+
+async def test_failed_chapter_replays_without_redoing_the_others(
+    tmp_path, temporal_address, torchserve
+):
+    registry = tmp_path / "models.yaml"
+    registry.write_text(
+        "voices:\n"
+        "  - {name: joe-flaky, version: '1.0', handler: piper, pool: cpu, sample_rate: 22050,\n"
+        "     max_chars: 400, params: {length_scale: 1.0}}\n"
+    )
+    settings = make_settings(
+        tmp_path / "data", temporal_address, torchserve,
+        model_registry=registry, default_voice="joe-flaky",
+        job_max_segments=2, job_window=1, max_parallel_chapters=1, activity_max_attempts=2,
+    )  # fmt: skip
+    management = httpx.Client(base_url=torchserve.management_url, timeout=120)
+
+    def register() -> None:
+        response = management.post(
+            "/models",
+            params={
+                "url": torchserve.joe_archive,
+                "model_name": "joe-flaky",
+                "initial_workers": 1,
+                "synchronous": "true",
+            },
+        )
+        assert response.status_code == 200, response.text
+
+    register()
+    try:
+        async with running_worker(settings):
+            client = await connect(settings)
+            started = await start_conversion_bytes(
+                settings, book({"First": 6, "Second": 24}), "replay.md", client=client
+            )
+            await wait_for(lambda: snapshot(settings, started.project_id)[1][1].state == "done")
+            response = management.delete("/models/joe-flaky/1.0")
+            assert response.status_code == 200, response.text
+            await wait_for(lambda: snapshot(settings, started.project_id)[0].state == "attention")
+
+            project, chapters, segments = snapshot(settings, started.project_id)
+            assert chapters[1].state == "done"
+            assert chapters[2].state == "failed"
+            assert chapters[2].error, "the failed chapter says why"
+            first_chapter_files = {s.audio_key for s in segments[1]}
+            inodes = segment_files(settings)
+
+            register()
+            await replay_chapter(client, started.project_id, 2)
+            handle = client.get_workflow_handle(started.workflow_id, result_type=ProjectResult)
+            result = await asyncio.wait_for(handle.result(), timeout=300)
+    finally:
+        management.delete("/models/joe-flaky/1.0")
+        management.close()
+
+    assert result.state == "done"
+    project, chapters, segments = snapshot(settings, started.project_id)
+    assert project.state == "done"
+    assert [c.state for c in chapters.values()] == ["done", "done"]
+    assert all(s.attempts == 1 for s in segments[1]), "chapter 1 was not synthesised again"
+    root = Path(settings.artifacts_dir)
+    for key in first_chapter_files:
+        relative = str(Path(key).relative_to("segments"))
+        assert (root / key).stat().st_ino == inodes[relative]

@@ -1,0 +1,109 @@
+"""The joe voice on a real TorchServe: valid audio, the right words, per-item errors in a batch."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import wave
+
+import httpx
+import pytest
+
+from tests.helpers.asr import transcribe, word_error
+from voxflow.inference import ModelInputError, Synthesis, TorchServeClient
+
+pytestmark = pytest.mark.integration
+
+SENTENCES = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Please call me back when you get home tonight.",
+    "She opened the window and looked at the garden.",
+]
+
+
+async def test_one_sentence_is_a_valid_wav_of_plausible_length(torchserve):
+    text = "We walked along the river until the sun went down."
+    async with TorchServeClient(torchserve.settings) as client:
+        result = await client.synthesize("joe", text)
+    with wave.open(io.BytesIO(result.wav), "rb") as wav:
+        assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 22050)
+        frames = wav.getnframes()
+    assert result.sample_rate == 22050
+    assert result.duration_s == pytest.approx(frames / 22050)
+    words = len(text.split())
+    # Ordinary narration runs at about 2-4 words a second.
+    assert 0.15 * words < result.duration_s < 0.8 * words
+
+
+async def test_the_audio_says_the_text(torchserve):
+    async with TorchServeClient(torchserve.settings, concurrency=3) as client:
+        results = await client.synthesize_many("joe", SENTENCES)
+    heard = [transcribe(result.wav) for result in results if isinstance(result, Synthesis)]
+    assert len(heard) == len(SENTENCES), results
+    errors = [
+        word_error(text, hypothesis) for text, hypothesis in zip(SENTENCES, heard, strict=True)
+    ]
+    assert max(errors) <= 0.35, list(zip(SENTENCES, heard, errors, strict=True))
+
+
+BAD_ITEMS = {
+    "empty text": ({"text": "   "}, 400, "text is empty"),
+    "over the limit": ({"text": "word " * 100}, 413, "at most 400"),
+    "bad parameter": ({"text": "Fine words.", "length_scale": 50}, 400, "length_scale"),
+}
+
+
+@pytest.fixture(scope="module")
+async def batching_joe(torchserve):
+    """joe again under another name, one worker, batches of 4 held up to 5 s: one batch per 4."""
+    async with TorchServeClient(torchserve.settings) as client:
+        await client.register(
+            "joe-1.0.mar",
+            model_name="joebatch",
+            initial_workers=1,
+            batch_size=4,
+            max_batch_delay=5000,
+        )
+        try:
+            yield "joebatch"
+        finally:
+            await client.unregister("joebatch")
+
+
+@pytest.mark.parametrize("bad", list(BAD_ITEMS))
+async def test_a_bad_item_fails_alone_in_its_batch(torchserve, batching_joe, bad):
+    body, status, message = BAD_ITEMS[bad]
+    bodies = [{"text": "One good sentence."}, body, {"text": "Another."}, {"text": "A third."}]
+    url = f"{torchserve.inference_url}/predictions/{batching_joe}"
+    async with httpx.AsyncClient(timeout=60) as http:
+        responses = await asyncio.gather(*(http.post(url, json=b) for b in bodies))
+    bad_response = responses[1]
+    assert bad_response.status_code == status
+    assert message in bad_response.json()["message"]
+    good = [responses[i] for i in (0, 2, 3)]
+    assert [r.status_code for r in good] == [200, 200, 200]
+    assert all(r.headers["content-type"] == "audio/wav" for r in good)
+    # All four arrived in one batch: the handler reports the batch's size and id.
+    assert {r.headers["x-batch-size"] for r in good} == {"4"}
+    assert len({r.headers["x-batch-id"] for r in good}) == 1
+
+
+async def test_client_raises_model_input_error_with_torchserve_message(torchserve):
+    async with TorchServeClient(torchserve.settings) as client:
+        with pytest.raises(ModelInputError) as caught:
+            await client.synthesize("joe", "Hello.", params={"noise_w": "loud"})
+        results = await client.synthesize_many("joe", ["Hello there.", ""])
+    assert caught.value.status == 400
+    assert "noise_w" in caught.value.message
+    assert isinstance(results[0], Synthesis)
+    assert isinstance(results[1], ModelInputError) and results[1].status == 400
+
+
+async def test_health_and_readiness(torchserve):
+    async with TorchServeClient(torchserve.settings) as client:
+        assert await client.ping()
+        assert await client.model_ready("joe")
+        assert await client.model_ready("joe", "1.0")
+        assert not await client.model_ready("nobody")
+        names = {(m["modelName"], m["modelVersion"]) for m in await client.list_models()}
+    assert ("joe", "1.0") in names

@@ -1,0 +1,99 @@
+"""Level measurement and normalisation: meter vs pyloudnorm, limiter safety, ACX window."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyloudnorm
+import pytest
+
+from tests.unit.test_audio_synth import RATE, segment, speechlike
+from voxflow.audio import AudioSettings, LevelMeter, assemble_chapter
+from voxflow.audio.limiter import GainPlan, limiter_gain, plan_gain
+
+
+def _measure(x: np.ndarray, chunk: int):
+    meter = LevelMeter(RATE)
+    for i in range(0, len(x), chunk):
+        meter.feed(x[i : i + chunk])
+    return meter.result()
+
+
+@pytest.mark.parametrize("chunk", [997, 65536, 10**7])
+def test_meter_matches_pyloudnorm_and_numpy_whatever_the_chunking(chunk):
+    x = np.concatenate([np.zeros(RATE), speechlike(6.0, -24, seed=3), np.zeros(RATE // 2)])
+    levels = _measure(x, chunk)
+    assert levels.lufs == pytest.approx(pyloudnorm.Meter(RATE).integrated_loudness(x), abs=0.05)
+    assert levels.rms_db == pytest.approx(20 * np.log10(np.sqrt(np.mean(x**2))), abs=1e-6)
+    assert levels.peak_db == pytest.approx(20 * np.log10(np.max(np.abs(x))), abs=1e-9)
+    assert levels.true_peak_db >= levels.peak_db - 1e-9
+    assert levels.head_s == pytest.approx(1.0, abs=0.02)
+    assert levels.duration_s == pytest.approx(len(x) / RATE)
+
+
+def test_true_peak_sees_intersample_overs():
+    # A quarter-rate sine sampled at ±45°: every sample is 0.707 of the true crest.
+    n = np.arange(RATE)
+    x = 0.5 * np.sin(np.pi / 2 * n + np.pi / 4)
+    levels = _measure(x, 4096)
+    assert levels.peak_db == pytest.approx(20 * np.log10(0.5 * np.sqrt(0.5)), abs=0.01)
+    assert levels.true_peak_db == pytest.approx(20 * np.log10(0.5), abs=0.3)
+
+
+def test_limiter_never_lets_a_peak_through():
+    rng = np.random.default_rng(7)
+    x = speechlike(3.0, -12, seed=1)
+    x[rng.integers(0, len(x), 30)] = rng.choice([-1.0, 1.0], 30) * 1.8
+    threshold = 10 ** (-4 / 20)
+    y = x * limiter_gain(x, threshold, half_width=441)
+    assert np.max(np.abs(y)) <= threshold + 1e-12
+    untouched = np.abs(x) < threshold * 0.5
+    assert np.mean(y[untouched] == x[untouched]) > 0.5  # far from peaks the signal is unchanged
+
+
+def test_gain_plan_prefers_no_limiter():
+    quiet = _measure(speechlike(4.0, -35, seed=2), 65536)
+    plan = plan_gain(quiet, -20.0, -3.0)
+    assert plan == GainPlan(pytest.approx(-20.0 - quiet.rms_db), False, -4.0)
+    peaky = _measure(np.concatenate([speechlike(4.0, -35, seed=2), [0.99]]), 65536)
+    assert plan_gain(peaky, -20.0, -3.0).limit
+
+
+def _chapter(tmp_path, rms_db: float, clicks: bool = False):
+    rng = np.random.default_rng(int(-rms_db))
+    segments = []
+    for i in range(8):
+        x = speechlike(2.0, rms_db, seed=i)
+        if clicks:
+            x[rng.integers(0, len(x), 2)] = 0.99  # one or two 0 dBFS clicks per sentence
+        segments.append(segment(i, i // 3, x))
+    return assemble_chapter(segments, tmp_path, f"c{-rms_db:.0f}", AudioSettings())
+
+
+@pytest.mark.parametrize(
+    ("rms_db", "clicks"),
+    [(-40.0, False), (-8.0, False), (-30.0, True)],
+    ids=["quiet", "loud", "peaky"],
+)
+def test_mp3_lands_in_the_acx_window(tmp_path, rms_db, clicks):
+    chapter = _chapter(tmp_path, rms_db, clicks)
+    acx = chapter.acx
+    assert acx.passed, acx.problems
+    assert -23.0 <= chapter.rms_db <= -18.0
+    assert chapter.peak_db <= -3.0 and acx.true_peak_db <= -3.0
+    assert chapter.noise_floor_db <= -60.0
+    assert 0.5 <= acx.head_s <= 1.0 and 1.0 <= acx.tail_s <= 5.0
+    assert acx.sample_rate == 44100 and acx.bit_rate == 192_000
+    assert chapter.limited is clicks
+    assert chapter.lufs == pytest.approx(chapter.rms_db, abs=4.0)
+
+
+def test_true_peak_equals_brute_force_oversampling():
+    """The block-skipping true-peak meter must agree with oversampling everything."""
+    from scipy import signal
+
+    rng = np.random.default_rng(11)
+    for _ in range(3):
+        x = rng.standard_normal(150_000) * np.repeat(rng.uniform(0, 0.3, 150), 1000)
+        x[rng.integers(0, len(x))] = 0.9
+        brute = 20 * np.log10(np.max(np.abs(signal.resample_poly(x, 4, 1))))
+        assert _measure(x, 7777).true_peak_db == pytest.approx(brute, abs=1e-9)
