@@ -1,3 +1,3 @@
 """Shared pytest setup: service fixtures live in tests/plugins/."""
 
-pytest_plugins = ["tests.plugins.services", "tests.plugins.temporal", "tests.plugins.torchserve"]
+pytest_plugins = ["tests.plugins.services", "tests.plugins.torchserve", "tests.plugins.temporal"]

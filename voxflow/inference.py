@@ -202,12 +202,14 @@ class TorchServeClient:
 
     # ---------------------------------------------------------------- management
     async def list_models(self) -> list[dict[str, Any]]:
-        """Every registered model with its versions, default version and worker states."""
+        """Every registered model version, with "isDefault" added, and its worker states."""
         response = await self._management("GET", "/models", params={"limit": 1000})
         models = []
         for entry in response.json().get("models", []):
-            detail = await self._management("GET", f"/models/{entry['modelName']}/all")
-            models.extend(detail.json())
+            name = entry["modelName"]
+            default = await self.default_version(name)
+            detail = await self._management("GET", f"/models/{name}/all")
+            models.extend({**m, "isDefault": m["modelVersion"] == default} for m in detail.json())
         return models
 
     async def default_version(self, model: str) -> str:

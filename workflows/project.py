@@ -189,4 +189,4 @@ def _reason(error: ChildWorkflowError) -> str:
     cause: BaseException = error
     while getattr(cause, "cause", None) is not None:
         cause = cause.cause  # type: ignore[assignment]
-    return str(cause)
+    return getattr(cause, "message", None) or str(cause)

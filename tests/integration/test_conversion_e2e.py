@@ -79,7 +79,10 @@ async def test_sample_book_converts_end_to_end(sample_project, tmp_path):
     book = tmp_path / "book.m4b"
     book.write_bytes(store.get(f"projects/{project_id}/{manifest['book']['file']}"))
     markers = audio.probe_chapters(book)
-    assert [m["tags"]["title"] for m in markers] == [c["title"] for c in manifest["chapters"]]
+    assert [m["title"] for m in markers] == [c["title"] for c in manifest["chapters"]]
+    assert [m["start_s"] for m in markers] == pytest.approx(
+        manifest["book"]["chapter_starts_s"], abs=0.05
+    )
 
 
 async def test_recorded_histories_replay_deterministically(sample_project):

@@ -46,6 +46,11 @@ def snapshot(settings: Settings, project_id: int):
     return project, {c.index: c for c in chapters}, segments
 
 
+def chapter_row(settings: Settings, project_id: int, index: int):
+    """The chapter's row, or None while the import has not stored it yet."""
+    return snapshot(settings, project_id)[1].get(index)
+
+
 async def wait_for(predicate, timeout_s: float = 120.0, every_s: float = 0.1):
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -69,16 +74,20 @@ async def test_killed_worker_resumes_without_resynthesising(tmp_path, temporal_a
     )  # fmt: skip
     migrate(settings.database_url)
     client = await connect(settings)
-    first = TemporalWorkerProcess(settings, name="worker one").start()
+    first = TemporalWorkerProcess(settings, name="worker one")
+    await asyncio.to_thread(first.start)
     try:
         started = await start_conversion_bytes(
             settings, book({"Only": 30}), "crash.md", client=client
         )
-        await wait_for(lambda: snapshot(settings, started.project_id)[1][1].done_count >= 6)
+        await wait_for(
+            lambda: (row := chapter_row(settings, started.project_id, 1)) and row.done_count >= 6
+        )
         first.kill()
         before_kill = segment_files(settings)
         assert 0 < len(before_kill) < 30, "the worker died mid-chapter"
-        second = TemporalWorkerProcess(settings, name="worker two").start()
+        second = TemporalWorkerProcess(settings, name="worker two")
+        await asyncio.to_thread(second.start)
         try:
             handle = client.get_workflow_handle(started.workflow_id, result_type=ProjectResult)
             result = await asyncio.wait_for(handle.result(), timeout=300)
@@ -117,7 +126,7 @@ async def test_failed_chapter_replays_without_redoing_the_others(
         response = management.post(
             "/models",
             params={
-                "url": torchserve.joe_archive,
+                "url": "joe-1.0.mar",
                 "model_name": "joe-flaky",
                 "initial_workers": 1,
                 "synchronous": "true",
@@ -132,7 +141,10 @@ async def test_failed_chapter_replays_without_redoing_the_others(
             started = await start_conversion_bytes(
                 settings, book({"First": 6, "Second": 24}), "replay.md", client=client
             )
-            await wait_for(lambda: snapshot(settings, started.project_id)[1][1].state == "done")
+            await wait_for(
+                lambda: (row := chapter_row(settings, started.project_id, 1))
+                and row.state == "done"
+            )
             response = management.delete("/models/joe-flaky/1.0")
             assert response.status_code == 200, response.text
             await wait_for(lambda: snapshot(settings, started.project_id)[0].state == "attention")
@@ -141,6 +153,7 @@ async def test_failed_chapter_replays_without_redoing_the_others(
             assert chapters[1].state == "done"
             assert chapters[2].state == "failed"
             assert chapters[2].error, "the failed chapter says why"
+            assert "joe-flaky" in chapters[2].error, chapters[2].error
             first_chapter_files = {s.audio_key for s in segments[1]}
             inodes = segment_files(settings)
 

@@ -105,5 +105,7 @@ async def test_health_and_readiness(torchserve):
         assert await client.model_ready("joe")
         assert await client.model_ready("joe", "1.0")
         assert not await client.model_ready("nobody")
-        names = {(m["modelName"], m["modelVersion"]) for m in await client.list_models()}
-    assert ("joe", "1.0") in names
+        served = {
+            (m["modelName"], m["modelVersion"], m["isDefault"]) for m in await client.list_models()
+        }
+    assert ("joe", "1.0", True) in served

@@ -66,7 +66,7 @@ def list_models() -> None:
         table.add_row(
             name,
             entry["modelVersion"],
-            "yes" if entry.get("isDefaultVersion", True) else "",
+            "yes" if entry.get("isDefault") else "",
             f"{ready}/{len(entry.get('workers', []))}",
             voice.pool if voice else "-",
             voice.version if voice else "-",
