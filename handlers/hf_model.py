@@ -13,6 +13,23 @@ from transformers import AutoModelForTextToWaveform, AutoTokenizer
 MODEL_ATTRIBUTES = ("speaking_rate", "noise_scale", "noise_scale_duration")
 
 
+class Float32Island(torch.nn.Module):
+    """Runs one submodule in fp32 inside a half-precision model, casting at its borders."""
+
+    def __init__(self, module: torch.nn.Module, outer_dtype: torch.dtype) -> None:
+        super().__init__()
+        self.module = module.float()
+        self.outer_dtype = outer_dtype
+
+    def forward(self, *args, **kwargs):
+        def widen(value):
+            is_float = torch.is_tensor(value) and value.is_floating_point()
+            return value.float() if is_float else value
+
+        output = self.module(*map(widen, args), **{k: widen(v) for k, v in kwargs.items()})
+        return output.to(self.outer_dtype) if torch.is_tensor(output) else output
+
+
 class TextToWaveform:
     """The model, tokenizer and batched synthesis, usable in process without TorchServe."""
 
@@ -26,6 +43,10 @@ class TextToWaveform:
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
         self.model = AutoModelForTextToWaveform.from_pretrained(model_dir)
         self.model.to(device=self.device, dtype=dtype).eval()
+        if dtype == torch.float16 and hasattr(self.model, "duration_predictor"):
+            # VITS' stochastic duration predictor (a rational-quadratic spline flow) overflows
+            # in fp16 at larger batches ("Discriminant has negative values"): keep it in fp32.
+            self.model.duration_predictor = Float32Island(self.model.duration_predictor, dtype)
         self.sample_rate = int(getattr(self.model.config, "sampling_rate", 16000))
 
     @torch.inference_mode()

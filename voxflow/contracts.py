@@ -24,7 +24,6 @@ class ConversionOptions:
     retry_max_s: float = 30.0
     heartbeat_timeout_s: float = 60.0
     job_timeout_s: float = 900.0
-    progress_every_jobs: int = 4
 
 
 @dataclass

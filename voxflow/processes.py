@@ -75,7 +75,14 @@ class ManagedProcess:
             return ""
 
     def wait_until(self, ready: Callable[[], bool], timeout_s: float, what: str) -> None:
-        """Poll `ready` until true; fail early with the log tail if the process dies."""
+        """Poll `ready` until true; on any failure stop the process, so nothing is orphaned."""
+        try:
+            self._poll(ready, timeout_s, what)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _poll(self, ready: Callable[[], bool], timeout_s: float, what: str) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if ready():

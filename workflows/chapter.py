@@ -25,6 +25,7 @@ with workflow.unsafe.imports_passed_through():
     )
 
 NON_RETRYABLE = ["ModelInputError", "InputError", "ConfigError"]
+PROGRESS_REPORTS = 50
 
 
 def retry_policy(options: ConversionOptions) -> RetryPolicy:
@@ -65,7 +66,9 @@ class ChapterWorkflow:
 
         next_job = input.next_job
         pending: dict[asyncio.Task, JobSpec] = {}
-        jobs_since_report = 0
+        # At most ~50 progress signals per chapter, however long: the parent's history stays small.
+        report_step = max(1, self._total_segments // PROGRESS_REPORTS)
+        reported = self._totals.done + self._totals.failed
         while next_job < len(jobs) or pending:
             suggest_new_run = workflow.info().is_continue_as_new_suggested()
             while len(pending) < options.window and next_job < len(jobs) and not suggest_new_run:
@@ -86,10 +89,9 @@ class ChapterWorkflow:
             for task in done:
                 job = pending.pop(task)
                 self._totals.add(self._job_outcome(task, job))
-                jobs_since_report += 1
-            if jobs_since_report >= options.progress_every_jobs:
+            if self._totals.done + self._totals.failed - reported >= report_step:
                 await self._report_progress(input)
-                jobs_since_report = 0
+                reported = self._totals.done + self._totals.failed
             if suggest_new_run and not pending and next_job < len(jobs):
                 workflow.continue_as_new(
                     ChapterInput(
