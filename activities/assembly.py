@@ -157,7 +157,5 @@ def entry_key(audio_key: str) -> str:
     return str(Path(audio_key).with_suffix(".json"))
 
 
-def _opener(
-    store: ArtifactStore, key: str
-) -> Callable[[], AbstractContextManager[BinaryIO]]:
+def _opener(store: ArtifactStore, key: str) -> Callable[[], AbstractContextManager[BinaryIO]]:
     return lambda: store.open(key)

@@ -8,8 +8,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.resources import Resources
-from voxflow.contracts import ChapterSummary, ImportManifest, ProjectInput, StatusUpdate
 from voxflow.artifacts import keys
+from voxflow.contracts import ChapterSummary, ImportManifest, ProjectInput, StatusUpdate
 from voxflow.db import repository, session_scope
 from voxflow.db.models import ChapterState, ProjectState
 from voxflow.errors import VoxflowError
@@ -37,7 +37,9 @@ class DocumentActivities:
                         data, project.source_name, max_chars=voice.max_chars
                     )
                 except VoxflowError as error:
-                    raise ApplicationError(str(error), type="InputError", non_retryable=True)
+                    raise ApplicationError(
+                        str(error), type="InputError", non_retryable=True
+                    ) from error
                 repository.attach_document(session, project, document)
             chapters = repository.list_chapters(session, input.project_id)
             return ImportManifest(

@@ -1,4 +1,4 @@
-"""Long-lived clients shared by a worker's activities: database, artifact store, voices, TorchServe."""
+"""Long-lived clients shared by a worker's activities: database, store, voices, TorchServe."""
 
 from __future__ import annotations
 

@@ -81,7 +81,9 @@ class SynthesisActivities:
             rows = repository.list_segments(
                 session, job.chapter_id, offset=job.start, limit=job.end - job.start
             )
-            return {row.id: (SegmentWork(row.id, row.index, row.text), row.attempts) for row in rows}
+            return {
+                row.id: (SegmentWork(row.id, row.index, row.text), row.attempts) for row in rows
+            }
 
 
 class _OutcomeRecorder:

@@ -21,7 +21,9 @@ from workflows.project import ProjectWorkflow
 
 async def connect(settings: Settings) -> Client:
     try:
-        return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+        return await Client.connect(
+            settings.temporal_address, namespace=settings.temporal_namespace
+        )
     except Exception as error:  # the SDK raises RuntimeError for a refused connection
         raise ServiceUnavailable(
             f"Temporal is not reachable at {settings.temporal_address} ({error}); "

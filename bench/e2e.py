@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from voxflow.importers import load_document_bytes  # noqa: E402
-from voxflow.registry import load_registry  # noqa: E402
-from voxflow.settings import Settings  # noqa: E402
+from voxflow.importers import load_document_bytes
+from voxflow.registry import load_registry
+from voxflow.settings import Settings
 
 SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "the-lighthouse-keeper.md"
 TELLINGS = ["", "Once more, ", "And later still, ", "In the end, ", "Years after, "]
@@ -38,7 +38,9 @@ def build_document(copies: int) -> str:
         telling = body.replace("## ", f"## Telling {n + 1}: ")
         if prefix:
             paragraphs = [
-                p if p.startswith(("#", "-", "*")) or not p.strip() else prefix + p[0].lower() + p[1:]
+                p
+                if p.startswith(("#", "-", "*")) or not p.strip()
+                else prefix + p[0].lower() + p[1:]
                 for p in telling.split("\n\n")
             ]
             telling = "\n\n".join(paragraphs)
@@ -131,8 +133,8 @@ def main() -> None:
     )
     print()
     print(
-        f"finished chapter audio: {chapter_audio:.1f} s ({chapter_audio / 60:.1f} min, with pauses); "
-        f"orchestration overhead: {overhead_ms:.0f} ms per segment over raw"
+        f"finished chapter audio: {chapter_audio:.1f} s ({chapter_audio / 60:.1f} min, "
+        f"with pauses); orchestration overhead: {overhead_ms:.0f} ms per segment over raw"
     )
 
 

@@ -53,7 +53,9 @@ def options_from_settings(settings: Settings, voice: str, output_format: str) ->
 
 async def connect(settings: Settings) -> Client:
     try:
-        return await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+        return await Client.connect(
+            settings.temporal_address, namespace=settings.temporal_namespace
+        )
     except Exception as error:  # the SDK raises RuntimeError for a refused connection
         raise ServiceUnavailable(
             f"Temporal is not reachable at {settings.temporal_address}; start the local stack "
@@ -97,8 +99,11 @@ def create_project(
         open_store(settings).put(source_key(project_id, Path(filename).name), data)
     finally:
         engine.dispose()
-    return project_id, document.title, len(document.chapters), sum(
-        len(c.segments) for c in document.chapters
+    return (
+        project_id,
+        document.title,
+        len(document.chapters),
+        sum(len(c.segments) for c in document.chapters),
     )
 
 
@@ -118,7 +123,12 @@ async def start_conversion(
             f"{settings.max_upload_bytes / 1e6:.0f} MB limit (VOXFLOW_MAX_UPLOAD_BYTES)"
         )
     return await start_conversion_bytes(
-        settings, path.read_bytes(), path.name, voice=voice, output_format=output_format, client=client
+        settings,
+        path.read_bytes(),
+        path.name,
+        voice=voice,
+        output_format=output_format,
+        client=client,
     )
 
 
@@ -180,7 +190,9 @@ async def replay_chapter(client: Client, project_id: int, index: int) -> str:
         raise VoxflowError(f"project {project_id}: {error.message}") from error
     except Exception as error:  # WorkflowUpdateFailedError: the validator said no
         cause = getattr(error, "cause", None) or error
-        raise VoxflowError(f"cannot replay chapter {index} of project {project_id}: {cause}") from error
+        raise VoxflowError(
+            f"cannot replay chapter {index} of project {project_id}: {cause}"
+        ) from error
 
 
 async def accept_partial(client: Client, project_id: int) -> list[int]:

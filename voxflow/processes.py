@@ -1,4 +1,4 @@
-"""Child processes the local stack supervises: started in their own group, stopped without orphans."""
+"""Child processes of the local stack: each in its own group, stopped without orphans."""
 
 from __future__ import annotations
 

@@ -47,7 +47,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
 async def worker_is_polling(settings: Settings) -> bool:
     """True when some Temporal worker polls our task queue (a stack is really running)."""
     try:
-        client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+        client = await Client.connect(
+            settings.temporal_address, namespace=settings.temporal_namespace
+        )
         response = await client.workflow_service.describe_task_queue(
             DescribeTaskQueueRequest(
                 namespace=settings.temporal_namespace,
@@ -66,7 +68,7 @@ def stack_is_running(settings: Settings) -> bool:
 
 
 class TemporalDevServer(ManagedProcess):
-    """`temporal server start-dev` with its SQLite file in the data dir and the UI port from settings."""
+    """`temporal server start-dev`: SQLite file in the data dir, ports from the settings."""
 
     def __init__(self, settings: Settings, extra_args: list[str] | None = None) -> None:
         self.host, self.port = split_address(settings.temporal_address)
@@ -83,7 +85,9 @@ class TemporalDevServer(ManagedProcess):
         super().__init__("temporal dev server", argv, settings.data_dir / "logs" / "temporal.log")
 
     def start(self) -> TemporalDevServer:
-        require_free_port(self.host, self.port, "the Temporal dev server", "VOXFLOW_TEMPORAL_ADDRESS")
+        require_free_port(
+            self.host, self.port, "the Temporal dev server", "VOXFLOW_TEMPORAL_ADDRESS"
+        )
         require_free_port(self.host, self.ui_port, "the Temporal UI", "VOXFLOW_TEMPORAL_UI_URL")
         super().start()
         self.wait_until(lambda: port_open(self.host, self.port), 60, "its gRPC port answered")
@@ -138,7 +142,9 @@ class LocalStack:
                 from voxflow.serving import TorchServeProcess, build_model_store
 
                 build_model_store(self.settings)
-                self.torchserve = self._exit.enter_context(TorchServeProcess.from_settings(self.settings))
+                self.torchserve = self._exit.enter_context(
+                    TorchServeProcess.from_settings(self.settings)
+                )
             if self.want_worker:
                 self.worker = TemporalWorkerProcess(self.settings).start()
                 self._exit.callback(self.worker.stop)

@@ -75,7 +75,9 @@ async def synthesize_segments(
                 )
             else:
                 await asyncio.to_thread(store.put, key, result.wav)
-                outcome = SegmentOutcome(item.segment_id, item.index, "done", key, result.duration_s)
+                outcome = SegmentOutcome(
+                    item.segment_id, item.index, "done", key, result.duration_s
+                )
         if on_outcome is not None:
             on_outcome(outcome)
         return outcome

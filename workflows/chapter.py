@@ -94,9 +94,7 @@ class ChapterWorkflow:
                 reported = self._totals.done + self._totals.failed
             if suggest_new_run and not pending and next_job < len(jobs):
                 workflow.continue_as_new(
-                    ChapterInput(
-                        input.project_id, input.chapter, options, next_job, self._totals
-                    )
+                    ChapterInput(input.project_id, input.chapter, options, next_job, self._totals)
                 )
 
         await self._report_progress(input)

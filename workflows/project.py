@@ -72,7 +72,9 @@ class ProjectWorkflow:
         if status is None:
             raise ApplicationError(f"project has no chapter {index}")
         if status.state != "failed":
-            raise ApplicationError(f"chapter {index} is {status.state}; only failed chapters replay")
+            raise ApplicationError(
+                f"chapter {index} is {status.state}; only failed chapters replay"
+            )
 
     @workflow.update
     def accept_partial(self) -> list[int]:
@@ -110,7 +112,9 @@ class ProjectWorkflow:
 
         while any(c.state == "failed" for c in self._chapters.values()):
             await self._record("attention")
-            await workflow.wait_condition(lambda: bool(self._retry_requests) or self._accept_partial)
+            await workflow.wait_condition(
+                lambda: bool(self._retry_requests) or self._accept_partial
+            )
             if self._retry_requests:
                 indices, self._retry_requests = self._retry_requests, []
                 await self._record("running")

@@ -6,6 +6,7 @@ deterministic replay of both workflows' histories, and a cheap re-render after a
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -13,9 +14,9 @@ import pytest
 from temporalio.client import Client
 from temporalio.worker import Replayer
 
+from tests.plugins.temporal import make_settings, running_worker
 from voxflow import audio
 from voxflow.artifacts import open_store
-from tests.plugins.temporal import make_settings, running_worker
 from voxflow.contracts import ProjectResult
 from voxflow.conversion import chapter_workflow_id, connect, start_conversion_bytes
 from voxflow.db import make_engine, repository, session_scope
@@ -39,7 +40,9 @@ def segments_of(settings: Settings, project_id: int) -> dict[int, list]:
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:
         chapters = repository.list_chapters(session, project_id)
-        rows = {c.index: list(repository.list_segments(session, c.id, limit=10**6)) for c in chapters}
+        rows = {
+            c.index: list(repository.list_segments(session, c.id, limit=10**6)) for c in chapters
+        }
         session.expunge_all()
     engine.dispose()
     return rows
@@ -56,7 +59,7 @@ async def sample_project(tmp_path_factory, temporal_address, torchserve):
 
 
 async def test_sample_book_converts_end_to_end(sample_project, tmp_path):
-    settings, client, project_id = sample_project
+    settings, _, project_id = sample_project
     store = open_store(settings)
     manifest = json.loads(store.get(f"projects/{project_id}/manifest.json"))
     assert [c["index"] for c in manifest["chapters"]] == [1, 2, 3]
@@ -69,7 +72,7 @@ async def test_sample_book_converts_end_to_end(sample_project, tmp_path):
         assert store.exists(f"projects/{project_id}/chapters/{chapter['subtitle_file']}")
         times = [(s["start_s"], s["end_s"]) for s in chapter["segments"]]
         assert times[0][0] > 0, "room tone comes before the first sentence"
-        for (start, end), (next_start, _) in zip(times, times[1:], strict=False):
+        for (start, end), (next_start, _) in itertools.pairwise(times):
             assert start < end <= next_start, "segment times are ordered and do not overlap"
         assert times[-1][1] < chapter["duration_s"]
 
@@ -86,7 +89,7 @@ async def test_sample_book_converts_end_to_end(sample_project, tmp_path):
 
 
 async def test_recorded_histories_replay_deterministically(sample_project):
-    settings, client, project_id = sample_project
+    _, client, project_id = sample_project
     replayer = Replayer(workflows=[ProjectWorkflow, ChapterWorkflow])
     histories = [await client.get_workflow_handle(f"project-{project_id}").fetch_history()]
     for index in (1, 2, 3):

@@ -1,4 +1,4 @@
-"""Crashes and failures on the real stack: a killed worker, and a chapter that fails then replays."""
+"""Crashes and failures on the real stack: a killed worker; a chapter that fails, then replays."""
 
 from __future__ import annotations
 
@@ -18,7 +18,21 @@ from voxflow.stack import TemporalWorkerProcess
 
 pytestmark = pytest.mark.integration
 
-NOUNS = "harbour lantern compass anchor gull rope tide chart bell mast oar sail reef cliff storm".split()
+NOUNS = [
+    "harbour",
+    "lantern",
+    "compass",
+    "anchor",
+    "gull",
+    "rope",
+    "tide",
+    "chart",
+    "bell",
+    "mast",
+    "oar",
+    "sail",
+    "reef",
+]
 
 
 def book(chapters: dict[str, int]) -> bytes:
@@ -97,7 +111,7 @@ async def test_killed_worker_resumes_without_resynthesising(tmp_path, temporal_a
         first.stop()
 
     assert result.state == "done"
-    _, chapters, segments = snapshot(settings, started.project_id)
+    _, _, segments = snapshot(settings, started.project_id)
     assert all(s.status == "done" for s in segments[1])
     after = segment_files(settings)
     assert len(after) == 30, "every sentence stored exactly once"
@@ -142,8 +156,9 @@ async def test_failed_chapter_replays_without_redoing_the_others(
                 settings, book({"First": 6, "Second": 24}), "replay.md", client=client
             )
             await wait_for(
-                lambda: (row := chapter_row(settings, started.project_id, 1))
-                and row.state == "done"
+                lambda: (
+                    (row := chapter_row(settings, started.project_id, 1)) and row.state == "done"
+                )
             )
             response = management.delete("/models/joe-flaky/1.0")
             assert response.status_code == 200, response.text

@@ -25,7 +25,21 @@ SEGMENTS = 5000
 WINDOW = 4
 # A run stops starting jobs once continue-as-new is suggested, then drains at most WINDOW jobs.
 HISTORY_BOUND = SUGGEST_CONTINUE_AS_NEW_AT + 12 * WINDOW
-WORDS = "amber birch cedar dune ember fern grove heath iris juniper kelp larch moss".split()
+WORDS = [
+    "amber",
+    "birch",
+    "cedar",
+    "dune",
+    "ember",
+    "fern",
+    "grove",
+    "heath",
+    "iris",
+    "juniper",
+    "kelp",
+    "larch",
+    "moss",
+]
 
 
 def distinct_sentences(count: int) -> list[str]:

@@ -1,4 +1,4 @@
-"""`voxflow convert`, `status`, `replay` and `accept`: start and steer conversions from a terminal."""
+"""`voxflow convert`, `status`, `replay` and `accept`: start and steer conversions."""
 
 from __future__ import annotations
 
@@ -63,7 +63,12 @@ def convert(
 
 
 async def _convert(
-    settings: Settings, file: Path, voice: str | None, fmt: str | None, out: Path | None, embedded: bool
+    settings: Settings,
+    file: Path,
+    voice: str | None,
+    fmt: str | None,
+    out: Path | None,
+    embedded: bool,
 ) -> str:
     from voxflow.conversion import connect, start_conversion, temporal_ui_link
 
@@ -159,7 +164,9 @@ def _print_attention(settings: Settings, project_id: int) -> None:
 
 
 @app.command()
-def status(project: int = typer.Argument(None, help="Project id; all projects when omitted.")) -> None:
+def status(
+    project: int = typer.Argument(None, help="Project id; all projects when omitted."),
+) -> None:
     """Show projects, or one project's chapters, with state and progress."""
     from voxflow.conversion import project_workflow_id, temporal_ui_link
     from voxflow.db import make_engine, migrate, repository, session_scope
@@ -169,7 +176,9 @@ def status(project: int = typer.Argument(None, help="Project id; all projects wh
     engine = make_engine(settings.database_url)
     with session_scope(engine) as session:
         if project is None:
-            table = Table("id", "title", "voice", "state", "chapters", "segments", "duration", "created")
+            table = Table(
+                "id", "title", "voice", "state", "chapters", "segments", "duration", "created"
+            )
             for p in repository.list_projects(session):
                 duration = f"{p.duration_s / 60:.1f} min" if p.duration_s else "-"
                 table.add_row(
@@ -185,9 +194,10 @@ def status(project: int = typer.Argument(None, help="Project id; all projects wh
         console.print(f"  Temporal UI: {temporal_ui_link(settings, project_workflow_id(p.id))}")
         table = Table("#", "title", "state", "done", "failed", "duration", "error")
         for c in repository.list_chapters(session, project):
+            duration = f"{c.duration_s:.1f} s" if c.duration_s else "-"
             table.add_row(
                 str(c.index), c.title, c.state.value, f"{c.done_count}/{c.segment_count}",
-                str(c.failed_count), f"{c.duration_s:.1f} s" if c.duration_s else "-", c.error or "",
+                str(c.failed_count), duration, c.error or "",
             )  # fmt: skip
         console.print(table)
 
