@@ -49,7 +49,15 @@ class SynthesisActivities:
         """Segments already in the store are reused; a retry redoes only what is missing."""
         voice = self.resources.registry.get(job.voice)
         work = await asyncio.to_thread(self._load_work, job)
-        recorder = _OutcomeRecorder(self.resources, work)
+        # A retried attempt resumes from what the last one heartbeated as stored.
+        details = activity.info().heartbeat_details
+        stored_before = set(details[0]) if details else set()
+        if stored_before:
+            activity.logger.info(
+                "job %s resumes: %d of %d segments already stored",
+                job.job_index, len(stored_before), len(work),
+            )  # fmt: skip
+        recorder = _OutcomeRecorder(self.resources, work, stored_before)
         try:
             outcomes = await synthesize_segments(
                 [segment for segment, _ in work.values()],
@@ -57,6 +65,7 @@ class SynthesisActivities:
                 self.resources.client(),
                 self.resources.store,
                 recorder.add,
+                known_stored=stored_before,
             )
         except TransientInferenceError as error:
             await recorder.flush()
@@ -89,11 +98,16 @@ class SynthesisActivities:
 class _OutcomeRecorder:
     """Buffers segment outcomes, heartbeats each one, and writes them in batches."""
 
-    def __init__(self, resources: Resources, work: dict[int, tuple[SegmentWork, int]]) -> None:
+    def __init__(
+        self,
+        resources: Resources,
+        work: dict[int, tuple[SegmentWork, int]],
+        stored_before: set[int],
+    ) -> None:
         self.resources = resources
+        self.stored = list(stored_before)
         self.attempts = {segment_id: attempts for segment_id, (_, attempts) in work.items()}
         self.pending: list[repository.SegmentUpdate] = []
-        self.finished = 0
         self.last_flush = time.monotonic()
         self.writes: list[asyncio.Task] = []
 
@@ -109,8 +123,9 @@ class _OutcomeRecorder:
                 error=outcome.error,
             )
         )
-        self.finished += 1
-        activity.heartbeat(self.finished)
+        if outcome.status == "done" and outcome.segment_id not in self.stored:
+            self.stored.append(outcome.segment_id)
+        activity.heartbeat(self.stored)
         if time.monotonic() - self.last_flush >= FLUSH_EVERY_S:
             self.writes.append(asyncio.get_running_loop().create_task(self._flush_pending()))
 

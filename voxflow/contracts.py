@@ -163,3 +163,5 @@ class ProjectResult:
     state: str
     book: BookResult | None
     skipped_chapters: list[int]
+    synthesized: int = 0
+    reused: int = 0

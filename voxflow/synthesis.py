@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import wave
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from voxflow.artifacts import ArtifactStore
@@ -52,16 +52,18 @@ async def synthesize_segments(
     client: TorchServeClient,
     store: ArtifactStore,
     on_outcome: Callable[[SegmentOutcome], None] | None = None,
+    known_stored: Collection[int] = (),
 ) -> list[SegmentOutcome]:
     """Return one outcome per segment; raise TransientInferenceError once the rest are stored.
 
     A model 4xx marks only that segment failed. A transient failure (TorchServe down, 503)
     is raised after every other segment has been stored, so the retry redoes only the gap.
+    `known_stored` (segment ids a previous attempt reported) skips even the existence check.
     """
 
     async def one(item: SegmentWork) -> SegmentOutcome:
         key = audio_key_for(voice, item.text)
-        if await asyncio.to_thread(store.exists, key):
+        if item.segment_id in known_stored or await asyncio.to_thread(store.exists, key):
             duration = await asyncio.to_thread(wav_duration, store, key)
             outcome = SegmentOutcome(item.segment_id, item.index, "done", key, duration, True)
         else:

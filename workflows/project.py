@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
         ChapterStatus,
         ChapterSummary,
         ImportManifest,
+        JobTotals,
         ProjectInput,
         ProjectProgress,
         ProjectResult,
@@ -47,6 +48,7 @@ class ProjectWorkflow:
         self._chapters: dict[int, ChapterStatus] = {}
         self._retry_requests: list[int] = []
         self._accept_partial = False
+        self._totals: dict[int, JobTotals] = {}
 
     # --- messages -------------------------------------------------------------------------
 
@@ -137,7 +139,9 @@ class ProjectWorkflow:
         )
         await self._record("done")
         skipped = [i for i, c in self._chapters.items() if c.state == "skipped"]
-        return ProjectResult(input.project_id, "done", book, skipped)
+        synthesized = sum(t.synthesized for t in self._totals.values())
+        reused = sum(t.reused for t in self._totals.values())
+        return ProjectResult(input.project_id, "done", book, skipped, synthesized, reused)
 
     async def _run_chapters(
         self, indices: list[int], input: ProjectInput, summaries: dict[int, ChapterSummary]
@@ -163,6 +167,7 @@ class ProjectWorkflow:
                 else:
                     status.state, status.duration_s = "done", result.duration_s
                     status.done, status.failed = result.totals.done, result.totals.failed
+                    self._totals[index] = result.totals
                 await self._record_chapter(status)
 
         await asyncio.gather(*(run_one(i) for i in indices))

@@ -70,6 +70,7 @@ async def _convert(
     out: Path | None,
     embedded: bool,
 ) -> str:
+    from voxflow.contracts import ProjectResult
     from voxflow.conversion import connect, start_conversion, temporal_ui_link
 
     client = await connect(settings)
@@ -81,6 +82,12 @@ async def _convert(
     console.print(f"Temporal UI: {temporal_ui_link(settings, started.workflow_id)}")
     state = await _follow(settings, started.project_id)
     if state == "done":
+        handle = client.get_workflow_handle(started.workflow_id, result_type=ProjectResult)
+        result = await handle.result()
+        console.print(
+            f"{result.synthesized} segments synthesised, {result.reused} reused from the "
+            "audio store (unchanged sentences are never synthesised twice)"
+        )
         folder = out or Path("voxflow-out") / _slug_of(settings, started.project_id)
         files = await asyncio.to_thread(export_outputs, settings, started.project_id, folder)
         console.print(f"[green]Done.[/] {len(files)} files in [bold]{folder}[/]")

@@ -1,0 +1,94 @@
+"""The synthesis kernel's guarantees, with a recording stand-in for the TorchServe client."""
+
+from __future__ import annotations
+
+import io
+import wave
+
+import pytest
+
+from voxflow.artifacts import LocalStore
+from voxflow.inference import ModelInputError, Synthesis, TransientInferenceError
+from voxflow.registry import Voice
+from voxflow.synthesis import SegmentWork, audio_key_for, synthesize_segments
+
+VOICE = Voice("joe", "1.0", "piper", "cpu", 22050, 400, {"length_scale": 1.0})
+
+
+def wav_of(seconds: float, rate: int = 22050) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(b"\0\0" * int(seconds * rate))
+    return buffer.getvalue()
+
+
+class RecordingClient:
+    """Answers each text with 0.5 s of audio, or with the error mapped to that text."""
+
+    def __init__(self, errors: dict[str, Exception] | None = None) -> None:
+        self.calls: list[str] = []
+        self.errors = errors or {}
+
+    async def synthesize(self, model, text, *, version=None, params=None) -> Synthesis:
+        self.calls.append(text)
+        if text in self.errors:
+            raise self.errors[text]
+        return Synthesis(wav_of(0.5), 22050, 0.5)
+
+
+def work(*texts: str) -> list[SegmentWork]:
+    return [SegmentWork(segment_id=100 + i, index=i, text=t) for i, t in enumerate(texts)]
+
+
+async def test_stored_segments_are_reused_and_new_ones_stored(tmp_path):
+    store = LocalStore(tmp_path)
+    store.put(audio_key_for(VOICE, "Old sentence."), wav_of(1.25))
+    client = RecordingClient()
+    outcomes = await synthesize_segments(
+        work("Old sentence.", "New sentence."), VOICE, client, store
+    )
+    assert client.calls == ["New sentence."]
+    assert [o.reused for o in outcomes] == [True, False]
+    assert [o.duration_s for o in outcomes] == pytest.approx([1.25, 0.5], abs=1e-3)
+    assert store.exists(audio_key_for(VOICE, "New sentence."))
+
+
+async def test_known_stored_segments_skip_the_existence_check(tmp_path):
+    store = LocalStore(tmp_path)
+    key = audio_key_for(VOICE, "Done before.")
+    store.put(key, wav_of(2.0))
+    checked: list[str] = []
+    original = store.exists
+    store.exists = lambda k: checked.append(k) or original(k)  # type: ignore[method-assign]
+    items = work("Done before.", "Fresh.")
+    outcomes = await synthesize_segments(
+        items, VOICE, RecordingClient(), store, known_stored={items[0].segment_id}
+    )
+    assert key not in checked
+    assert outcomes[0].reused
+    assert outcomes[0].duration_s == pytest.approx(2.0, abs=1e-3)
+
+
+async def test_a_model_refusal_fails_only_that_segment(tmp_path):
+    store = LocalStore(tmp_path)
+    client = RecordingClient({"Bad.": ModelInputError("text too long", status=413)})
+    seen = []
+    outcomes = await synthesize_segments(
+        work("Good.", "Bad.", "Also good."), VOICE, client, store, on_outcome=seen.append
+    )
+    assert [o.status for o in outcomes] == ["done", "failed", "done"]
+    assert outcomes[1].error == "text too long"
+    assert len(seen) == 3
+    assert not store.exists(audio_key_for(VOICE, "Bad."))
+
+
+async def test_a_transient_failure_raises_after_the_rest_are_stored(tmp_path):
+    store = LocalStore(tmp_path)
+    client = RecordingClient({"Down.": TransientInferenceError("TorchServe is down")})
+    with pytest.raises(TransientInferenceError):
+        await synthesize_segments(work("One.", "Down.", "Three."), VOICE, client, store)
+    assert store.exists(audio_key_for(VOICE, "One."))
+    assert store.exists(audio_key_for(VOICE, "Three."))
