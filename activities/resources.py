@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from voxflow.artifacts import ArtifactStore, open_store
 from voxflow.db.engine import make_engine
 from voxflow.inference import TorchServeClient
+from voxflow.queue.broker import Publisher
 from voxflow.registry import Registry, load_registry
 from voxflow.settings import Settings
 
@@ -19,6 +20,7 @@ class Resources:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._client: TorchServeClient | None = None
+        self._publisher: Publisher | None = None
 
     @cached_property
     def engine(self) -> Engine:
@@ -37,3 +39,9 @@ class Resources:
         if self._client is None:
             self._client = TorchServeClient(self.settings)
         return self._client
+
+    async def publisher(self) -> Publisher:
+        """The RabbitMQ publisher (queue mode), connected on first use in the worker's loop."""
+        if self._publisher is None:
+            self._publisher = Publisher(self.settings)
+        return await self._publisher.start()

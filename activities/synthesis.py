@@ -60,7 +60,7 @@ class SynthesisActivities:
         recorder = _OutcomeRecorder(self.resources, work, stored_before)
         try:
             outcomes = await synthesize_segments(
-                [segment for segment, _ in work.values()],
+                work,
                 voice,
                 self.resources.client(),
                 self.resources.store,
@@ -85,14 +85,12 @@ class SynthesisActivities:
             totals.audio_s += outcome.duration_s or 0.0
         return totals
 
-    def _load_work(self, job: JobSpec) -> dict[int, tuple[SegmentWork, int]]:
+    def _load_work(self, job: JobSpec) -> list[SegmentWork]:
         with session_scope(self.resources.engine) as session:
             rows = repository.list_segments(
                 session, job.chapter_id, offset=job.start, limit=job.end - job.start
             )
-            return {
-                row.id: (SegmentWork(row.id, row.index, row.text), row.attempts) for row in rows
-            }
+            return [SegmentWork(row.id, row.index, row.text) for row in rows]
 
 
 class _OutcomeRecorder:
@@ -101,25 +99,25 @@ class _OutcomeRecorder:
     def __init__(
         self,
         resources: Resources,
-        work: dict[int, tuple[SegmentWork, int]],
+        work: list[SegmentWork],
         stored_before: set[int],
     ) -> None:
         self.resources = resources
         self.stored = list(stored_before)
-        self.attempts = {segment_id: attempts for segment_id, (_, attempts) in work.items()}
         self.pending: list[repository.SegmentUpdate] = []
+        self.attempted: list[int] = []
         self.last_flush = time.monotonic()
         self.writes: list[asyncio.Task] = []
 
     def add(self, outcome: SegmentOutcome) -> None:
-        attempts = self.attempts[outcome.segment_id] + (0 if outcome.reused else 1)
+        if not outcome.reused:
+            self.attempted.append(outcome.segment_id)
         self.pending.append(
             repository.SegmentUpdate(
                 id=outcome.segment_id,
                 status=SegmentStatus(outcome.status),
                 duration_s=outcome.duration_s,
                 audio_key=outcome.audio_key,
-                attempts=attempts,
                 error=outcome.error,
             )
         )
@@ -131,15 +129,17 @@ class _OutcomeRecorder:
 
     async def _flush_pending(self) -> None:
         updates, self.pending = self.pending, []
+        attempted, self.attempted = self.attempted, []
         self.last_flush = time.monotonic()
         if updates:
-            await asyncio.to_thread(self._write, updates)
+            await asyncio.to_thread(self._write, updates, attempted)
 
     async def flush(self) -> None:
         """Wait for every write started so far, then write what is left."""
         await asyncio.gather(*self.writes)
         await self._flush_pending()
 
-    def _write(self, updates: list[repository.SegmentUpdate]) -> None:
+    def _write(self, updates: list[repository.SegmentUpdate], attempted: list[int]) -> None:
         with session_scope(self.resources.engine) as session:
+            repository.count_attempts(session, attempted)
             repository.mark_segments(session, updates)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
@@ -11,6 +10,7 @@ from temporalio.worker import Worker
 
 from activities.assembly import AssemblyActivities
 from activities.documents import DocumentActivities
+from activities.queue import QueueActivities
 from activities.resources import Resources
 from activities.synthesis import SynthesisActivities
 from voxflow.errors import ServiceUnavailable
@@ -36,6 +36,7 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
     documents = DocumentActivities(resources)
     synthesis = SynthesisActivities(resources)
     assembly = AssemblyActivities(resources)
+    queue = QueueActivities(resources)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
@@ -45,6 +46,7 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
             documents.record_status,
             synthesis.plan_chapter_jobs,
             synthesis.synthesize_job,
+            queue.enqueue_job,
             assembly.assemble_chapter,
             assembly.build_book,
         ],
@@ -53,13 +55,9 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
     )
 
 
-async def run_worker(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM, then finish in-flight activities and exit cleanly."""
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    """Run until `stop` is set, then finish in-flight activities and exit cleanly."""
     client = await connect(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     with ThreadPoolExecutor(max_workers=settings.worker_max_activities) as executor:
         async with build_worker(client, settings, executor):
             await stop.wait()

@@ -15,6 +15,7 @@ class ConversionOptions:
 
     voice: str = "joe"
     output_format: str = "mp3"
+    dispatch: str = "direct"  # "direct": activities call TorchServe; "queue": via RabbitMQ
     job_max_segments: int = 16
     job_max_chars: int = 3000
     window: int = 4
@@ -24,6 +25,7 @@ class ConversionOptions:
     retry_max_s: float = 30.0
     heartbeat_timeout_s: float = 60.0
     job_timeout_s: float = 900.0
+    queue_heartbeat_timeout_s: float = 300.0
 
 
 @dataclass

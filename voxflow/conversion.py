@@ -48,6 +48,8 @@ def options_from_settings(settings: Settings, voice: str, output_format: str) ->
         max_parallel_chapters=settings.max_parallel_chapters,
         activity_max_attempts=settings.activity_max_attempts,
         heartbeat_timeout_s=settings.heartbeat_timeout_s,
+        dispatch=settings.dispatch,
+        queue_heartbeat_timeout_s=settings.queue_heartbeat_timeout_s,
     )
 
 

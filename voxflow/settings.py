@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     oci_config_file: Path | None = None
     oci_auth: Literal["config", "instance_principal", "workload_identity"] = "config"
     oci_endpoint: str | None = None
+    oci_profile: str = "DEFAULT"  # Profile in the config file (oci_auth=config).
+    oci_region: str | None = None  # Overrides the region from the config file or signer.
+    oci_par_expiry_s: int = 3600  # Lifetime of pre-authenticated download links.
+    oci_part_size_mb: int = 128  # Larger uploads go multipart, in parts of this size.
 
     # Document import limits.
     max_upload_bytes: int = 50 * 1024 * 1024
@@ -58,6 +62,13 @@ class Settings(BaseSettings):
     # RabbitMQ (queue mode).
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     dispatch: Literal["direct", "queue"] = "direct"
+    queue_prefix: str = "voxflow"
+    # A job failing this many times is dead-lettered with its reason by the worker; the broker's
+    # own delivery limit (higher) catches jobs that crash workers before they can say why.
+    queue_max_attempts: int = 3
+    queue_delivery_limit: int = 10
+    inference_prefetch: int = 2
+    queue_heartbeat_timeout_s: float = 300.0
 
     # TorchServe.
     torchserve_inference_url: str = "http://127.0.0.1:8080"
@@ -72,6 +83,16 @@ class Settings(BaseSettings):
     # Voices.
     model_registry: Path | None = None
     default_voice: str = "joe"
+
+    # Web app (`voxflow web`). Auth is on in production, or whenever it listens beyond loopback.
+    web_host: str = "127.0.0.1"
+    web_port: int = 8000
+    api_token: SecretStr | None = None
+    web_username: str = "admin"
+    web_password: SecretStr | None = None
+    web_secret_key: SecretStr | None = None
+    web_trusted_origins: list[str] = Field(default_factory=list)
+    web_poll_s: float = 1.0
 
     @model_validator(mode="after")
     def _fill_derived_paths(self) -> Settings:

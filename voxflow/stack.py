@@ -112,6 +112,68 @@ class TemporalWorkerProcess(ManagedProcess):
         return self
 
 
+async def queue_consumers(settings: Settings, queue_name: str) -> int:
+    """How many consumers a queue has (0 when the broker or the queue is not there yet)."""
+    from voxflow.queue import broker
+
+    try:
+        connection = await broker.connect(settings)
+    except Exception:
+        return 0
+    try:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(queue_name, passive=True)
+        return queue.declaration_result.consumer_count or 0
+    except Exception:
+        return 0
+    finally:
+        await connection.close()
+
+
+class QueueWorkerProcess(ManagedProcess):
+    """`voxflow worker inference|relay` as a child, ready once it consumes its queue."""
+
+    def __init__(self, settings: Settings, role: str, queue_name: str, name: str) -> None:
+        self.settings = settings
+        self.queue_name = queue_name
+        argv = [sys.executable, "-m", "voxflow", "worker", *role.split()]
+        log = settings.data_dir / "logs" / f"{name.replace(' ', '-')}.log"
+        super().__init__(name, argv, log, env=settings_env(settings))
+
+    def start(self) -> QueueWorkerProcess:
+        super().start()
+        self.wait_until(
+            lambda: asyncio.run(queue_consumers(self.settings, self.queue_name)) > 0,
+            60,
+            f"it consumed {self.queue_name}",
+        )
+        return self
+
+
+def inference_process(settings: Settings, pool: str = "cpu", name: str = "inference worker"):
+    from voxflow.queue.broker import Names
+
+    queue = Names(settings.queue_prefix).jobs_queue(pool)
+    return QueueWorkerProcess(settings, f"inference --pool {pool}", queue, name)
+
+
+def relay_process(settings: Settings, name: str = "result relay") -> QueueWorkerProcess:
+    from voxflow.queue.broker import Names
+
+    return QueueWorkerProcess(settings, "relay", Names(settings.queue_prefix).results_queue, name)
+
+
+def require_broker(settings: Settings) -> None:
+    """Queue mode without a broker fails before anything starts, saying what to do."""
+    from voxflow.queue import broker
+
+    async def check() -> None:
+        connection = await broker.connect(settings)
+        await connection.close()
+
+    asyncio.run(check())
+
+
 class LocalStack:
     """Start the parts in order, stop them in reverse, and leave no child behind on failure."""
 
@@ -130,10 +192,13 @@ class LocalStack:
         self.temporal: TemporalDevServer | None = None
         self.torchserve = None
         self.worker: TemporalWorkerProcess | None = None
+        self.queue_workers: list[QueueWorkerProcess] = []
         self._exit = ExitStack()
 
     def __enter__(self) -> LocalStack:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.settings.dispatch == "queue":
+            require_broker(self.settings)
         try:
             if self.want_temporal:
                 self.temporal = TemporalDevServer(self.settings, self.temporal_args).start()
@@ -148,6 +213,10 @@ class LocalStack:
             if self.want_worker:
                 self.worker = TemporalWorkerProcess(self.settings).start()
                 self._exit.callback(self.worker.stop)
+            if self.want_worker and self.settings.dispatch == "queue":
+                for process in (relay_process(self.settings), inference_process(self.settings)):
+                    self.queue_workers.append(process.start())
+                    self._exit.callback(process.stop)
         except BaseException:
             self._exit.close()
             raise
@@ -166,4 +235,7 @@ class LocalStack:
             rows.append(("TorchServe", self.settings.torchserve_inference_url))
         if self.worker:
             rows.append(("Temporal worker", f"pid {self.worker.pid}, log {self.worker.log_path}"))
+        for process in self.queue_workers:
+            rows.append((process.name, f"pid {process.pid}, log {process.log_path}"))
+        rows.append(("dispatch", self.settings.dispatch))
         return rows

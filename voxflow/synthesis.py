@@ -23,6 +23,7 @@ class SegmentWork:
     segment_id: int
     index: int
     text: str
+    audio_key: str | None = None  # when the caller already computed it (queue messages carry it)
 
 
 @dataclass
@@ -36,8 +37,23 @@ class SegmentOutcome:
     error: str | None = None
 
 
-def audio_key_for(voice: Voice, text: str) -> str:
-    return segment_audio_key(voice.name, voice.version, voice.params, text)
+@dataclass(frozen=True)
+class Target:
+    """What a request is synthesised with: the TorchServe model, its version and parameters."""
+
+    model: str
+    version: str
+    params: dict
+
+    @classmethod
+    def of(cls, voice: Voice) -> Target:
+        return cls(voice.name, voice.version, voice.params)
+
+
+def audio_key_for(target: Target | Voice, text: str) -> str:
+    if isinstance(target, Voice):
+        target = Target.of(target)
+    return segment_audio_key(target.model, target.version, target.params, text)
 
 
 def wav_duration(store: ArtifactStore, key: str) -> float:
@@ -48,38 +64,60 @@ def wav_duration(store: ArtifactStore, key: str) -> float:
 
 async def synthesize_segments(
     work: list[SegmentWork],
-    voice: Voice,
+    target: Target | Voice,
     client: TorchServeClient,
     store: ArtifactStore,
     on_outcome: Callable[[SegmentOutcome], None] | None = None,
     known_stored: Collection[int] = (),
+    in_flight: dict[str, asyncio.Future[float]] | None = None,
 ) -> list[SegmentOutcome]:
     """Return one outcome per segment; raise TransientInferenceError once the rest are stored.
 
     A model 4xx marks only that segment failed. A transient failure (TorchServe down, 503)
     is raised after every other segment has been stored, so the retry redoes only the gap.
     `known_stored` (segment ids a previous attempt reported) skips even the existence check.
+    `in_flight`, shared across calls, makes a key being synthesised by another job of this
+    process wait for that synthesis instead of starting a second one (duplicate deliveries).
     """
+    if isinstance(target, Voice):
+        target = Target.of(target)
+    in_flight = {} if in_flight is None else in_flight
+
+    async def synthesize(key: str, text: str) -> float:
+        result = await client.synthesize(
+            target.model, text, version=target.version, params=target.params
+        )
+        await asyncio.to_thread(store.put, key, result.wav)
+        return result.duration_s
 
     async def one(item: SegmentWork) -> SegmentOutcome:
-        key = audio_key_for(voice, item.text)
-        if item.segment_id in known_stored or await asyncio.to_thread(store.exists, key):
-            duration = await asyncio.to_thread(wav_duration, store, key)
-            outcome = SegmentOutcome(item.segment_id, item.index, "done", key, duration, True)
-        else:
-            try:
-                result = await client.synthesize(
-                    voice.name, item.text, version=voice.version, params=voice.params
-                )
-            except ModelInputError as error:
-                outcome = SegmentOutcome(
-                    item.segment_id, item.index, "failed", key, error=error.message
-                )
+        key = item.audio_key or audio_key_for(target, item.text)
+        reused = True
+        try:
+            stored = key not in in_flight and (
+                item.segment_id in known_stored or await asyncio.to_thread(store.exists, key)
+            )
+            if stored:
+                duration = await asyncio.to_thread(wav_duration, store, key)
+            elif key in in_flight:  # checked again after the await, before registering
+                duration = await asyncio.shield(in_flight[key])
             else:
-                await asyncio.to_thread(store.put, key, result.wav)
-                outcome = SegmentOutcome(
-                    item.segment_id, item.index, "done", key, result.duration_s
-                )
+                reused = False
+                future = in_flight[key] = asyncio.get_running_loop().create_future()
+                try:
+                    duration = await synthesize(key, item.text)
+                    future.set_result(duration)
+                except BaseException as error:
+                    future.set_exception(error)
+                    future.exception()  # retrieved here: waiters re-raise it themselves
+                    raise
+                finally:
+                    del in_flight[key]
+            outcome = SegmentOutcome(item.segment_id, item.index, "done", key, duration, reused)
+        except ModelInputError as error:
+            outcome = SegmentOutcome(
+                item.segment_id, item.index, "failed", key, error=error.message
+            )
         if on_outcome is not None:
             on_outcome(outcome)
         return outcome

@@ -24,7 +24,7 @@ with workflow.unsafe.imports_passed_through():
         JobTotals,
     )
 
-NON_RETRYABLE = ["ModelInputError", "InputError", "ConfigError"]
+NON_RETRYABLE = ["ModelInputError", "InputError", "ConfigError", "JobDeadLettered"]
 PROGRESS_REPORTS = 50
 
 
@@ -72,16 +72,8 @@ class ChapterWorkflow:
         while next_job < len(jobs) or pending:
             suggest_new_run = workflow.info().is_continue_as_new_suggested()
             while len(pending) < options.window and next_job < len(jobs) and not suggest_new_run:
-                job = jobs[next_job]
-                task = workflow.start_activity(
-                    "synthesize_job",
-                    job,
-                    result_type=JobTotals,
-                    start_to_close_timeout=timedelta(seconds=options.job_timeout_s),
-                    heartbeat_timeout=timedelta(seconds=options.heartbeat_timeout_s),
-                    retry_policy=retry_policy(options),
-                )
-                pending[task] = job
+                task = self._start_job(jobs[next_job], options)
+                pending[task] = jobs[next_job]
                 next_job += 1
             if not pending:
                 break
@@ -115,6 +107,26 @@ class ChapterWorkflow:
         )
         assembled.totals = self._totals
         return assembled
+
+    def _start_job(self, job: JobSpec, options: ConversionOptions) -> asyncio.Task:
+        """Direct mode calls TorchServe in the activity; queue mode waits on RabbitMQ workers."""
+        if options.dispatch == "queue":
+            return workflow.start_activity(
+                "enqueue_job",
+                job,
+                result_type=JobTotals,
+                schedule_to_close_timeout=timedelta(seconds=options.job_timeout_s),
+                heartbeat_timeout=timedelta(seconds=options.queue_heartbeat_timeout_s),
+                retry_policy=retry_policy(options),
+            )
+        return workflow.start_activity(
+            "synthesize_job",
+            job,
+            result_type=JobTotals,
+            start_to_close_timeout=timedelta(seconds=options.job_timeout_s),
+            heartbeat_timeout=timedelta(seconds=options.heartbeat_timeout_s),
+            retry_policy=retry_policy(options),
+        )
 
     def _job_outcome(self, task: asyncio.Task, job: JobSpec) -> JobTotals:
         """A job whose activity failed for good counts all its segments as failed."""

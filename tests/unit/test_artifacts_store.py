@@ -10,6 +10,7 @@ from urllib.request import url2pathname
 
 import pytest
 
+from tests.plugins.oci_endpoint import oci_test_store
 from voxflow.artifacts import (
     ArtifactNotFound,
     ArtifactStore,
@@ -27,7 +28,7 @@ def _local(tmp_path: Path) -> ArtifactStore:
     return LocalStore(tmp_path / "artifacts")
 
 
-STORES = {"local": _local}
+STORES = {"local": _local, "oci": oci_test_store}
 
 
 @pytest.fixture(params=sorted(STORES))
@@ -282,7 +283,7 @@ def test_open_store_local(tmp_path):
     assert (tmp_path / "artifacts" / "k").read_bytes() == b"v"
 
 
-def test_open_store_oci_not_available_yet(tmp_path):
+def test_open_store_oci_needs_a_bucket(tmp_path):
     settings = Settings(data_dir=tmp_path, artifact_store="oci")
-    with pytest.raises(ConfigError, match="not available yet"):
+    with pytest.raises(ConfigError, match="VOXFLOW_OCI_BUCKET"):
         open_store(settings)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import wave
 
@@ -92,3 +93,16 @@ async def test_a_transient_failure_raises_after_the_rest_are_stored(tmp_path):
         await synthesize_segments(work("One.", "Down.", "Three."), VOICE, client, store)
     assert store.exists(audio_key_for(VOICE, "One."))
     assert store.exists(audio_key_for(VOICE, "Three."))
+
+
+async def test_concurrent_jobs_with_the_same_sentence_synthesise_it_once(tmp_path):
+    store = LocalStore(tmp_path)
+    client = RecordingClient()
+    shared: dict = {}
+    first, second = await asyncio.gather(
+        synthesize_segments(work("Same words."), VOICE, client, store, in_flight=shared),
+        synthesize_segments(work("Same words."), VOICE, client, store, in_flight=shared),
+    )
+    assert client.calls == ["Same words."]
+    assert sorted([first[0].reused, second[0].reused]) == [False, True]
+    assert not shared, "finished keys leave the in-flight map"

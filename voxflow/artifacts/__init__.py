@@ -26,7 +26,7 @@ def open_store(settings: Settings) -> ArtifactStore:
     if settings.artifact_store == "local":
         return LocalStore(settings.artifacts_dir)
     if settings.artifact_store == "oci":
-        raise ConfigError(
-            "artifact_store 'oci' is not available yet; set VOXFLOW_ARTIFACT_STORE=local"
-        )
+        from voxflow.artifacts.oci import OCIObjectStore  # The oci SDK loads only when used.
+
+        return OCIObjectStore.from_settings(settings)
     raise ConfigError(f"unknown artifact_store {settings.artifact_store!r}; use 'local' or 'oci'")

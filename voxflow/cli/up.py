@@ -16,12 +16,19 @@ console = Console()
 @app.command()
 def up(
     torchserve: bool = typer.Option(True, help="Also run TorchServe with the built model store."),
+    dispatch: str = typer.Option(
+        None, help="direct (activities call TorchServe) or queue (RabbitMQ workers)."
+    ),
 ) -> None:
     """Run Temporal (dev server + UI), TorchServe and a Temporal worker until Ctrl-C."""
     from voxflow.db import migrate
     from voxflow.stack import LocalStack
 
     settings = get_settings()
+    if dispatch:
+        if dispatch not in {"direct", "queue"}:
+            raise typer.BadParameter("choose direct or queue", param_hint="--dispatch")
+        settings = settings.model_copy(update={"dispatch": dispatch})
     migrate(settings.database_url)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

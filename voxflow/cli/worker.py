@@ -1,14 +1,33 @@
-"""`voxflow worker temporal`: the processes that do the work, each started on its own."""
+"""`voxflow worker temporal|inference|relay`: the processes that do the work, each on its own."""
+
+from __future__ import annotations
 
 import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
 
 import typer
 
 from voxflow.cli.app import app
 from voxflow.settings import get_settings
 
-worker_app = typer.Typer(help="Run a worker process (Temporal worker; later inference and relay).")
+worker_app = typer.Typer(help="Run a worker process: temporal, inference or relay.")
 app.add_typer(worker_app, name="worker")
+
+
+def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """SIGTERM or Ctrl-C sets the stop event: the worker finishes in-flight work, then exits."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(runner())
 
 
 @worker_app.command("temporal")
@@ -19,4 +38,28 @@ def temporal_worker() -> None:
 
     settings = get_settings()
     migrate(settings.database_url)
-    asyncio.run(run_worker(settings))
+    run_until_signalled(lambda stop: run_worker(settings, stop))
+
+
+@worker_app.command("inference")
+def inference_worker(
+    pool: str = typer.Option("cpu", "--pool", help="Queue to consume: cpu or gpu."),
+) -> None:
+    """Consume synthesis jobs from RabbitMQ, call TorchServe, publish results."""
+    from voxflow.queue.inference_worker import InferenceWorker
+
+    if pool not in {"cpu", "gpu"}:
+        raise typer.BadParameter("choose cpu or gpu", param_hint="--pool")
+    settings = get_settings()
+    run_until_signalled(InferenceWorker(settings, pool).run)
+
+
+@worker_app.command("relay")
+def relay_worker() -> None:
+    """Store results from RabbitMQ in the database and complete their Temporal activities."""
+    from voxflow.db import migrate
+    from voxflow.queue.relay import ResultRelay
+
+    settings = get_settings()
+    migrate(settings.database_url)
+    run_until_signalled(ResultRelay(settings).run)

@@ -199,6 +199,22 @@ def set_segment_times(
     session.flush()
 
 
+def count_attempts(session: Session, ids: Sequence[int]) -> None:
+    """Add one attempt in SQL: concurrent writers (duplicate results) never lose one."""
+    if ids:
+        statement = (
+            sa.update(Segment)
+            .where(col(Segment.id).in_(list(ids)))
+            .values(attempts=Segment.attempts + 1)
+        )
+        session.execute(statement)
+
+
+def segment_statuses(session: Session, ids: Sequence[int]) -> dict[int, SegmentStatus]:
+    statement = sa.select(Segment.id, Segment.status).where(col(Segment.id).in_(list(ids)))
+    return {segment_id: SegmentStatus(status) for segment_id, status in session.execute(statement)}
+
+
 def chapter_counts(session: Session, chapter_id: int) -> tuple[int, int, int]:
     """(total, done, failed) from one GROUP BY over the (chapter_id, status) index."""
     statement = (

@@ -1,0 +1,82 @@
+"""Queue mode: publish a job to its pool's queue and complete asynchronously.
+
+The inference worker does the synthesis and the relay completes this activity by its task
+token, so Temporal's retries, timeouts and UI still cover every job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from temporalio import activity
+
+from activities.resources import Resources
+from voxflow.contracts import JobSpec, JobTotals
+from voxflow.db import repository, session_scope
+from voxflow.db.models import SegmentStatus
+from voxflow.queue.messages import JobMessage, JobSegment, encode_token
+from voxflow.synthesis import audio_key_for, wav_duration
+
+
+class QueueActivities:
+    def __init__(self, resources: Resources) -> None:
+        self.resources = resources
+
+    @activity.defn
+    async def enqueue_job(self, job: JobSpec) -> JobTotals:
+        """Publish the job, or finish at once when every segment's audio already exists."""
+        voice = self.resources.registry.get(job.voice)
+        rows = await asyncio.to_thread(self._load, job)
+        keyed = [
+            (segment_id, index, text, audio_key_for(voice, text))
+            for segment_id, index, text in rows
+        ]
+        if await asyncio.to_thread(self._all_stored, [key for *_, key in keyed]):
+            return await asyncio.to_thread(self._reuse, keyed)
+        info = activity.info()
+        message = JobMessage(
+            job_id=f"{info.workflow_id}/job-{job.job_index}",
+            task_token=encode_token(info.task_token),
+            workflow_id=info.workflow_id,
+            activity_id=info.activity_id,
+            attempt=info.attempt,
+            project_id=job.project_id,
+            chapter_id=job.chapter_id,
+            model=voice.name,
+            version=voice.version,
+            pool=voice.pool,
+            params=voice.params,
+            segments=[
+                JobSegment(segment_id=segment_id, index=index, audio_key=key, text=text)
+                for segment_id, index, text, key in keyed
+            ],
+        )
+        # A publish while the broker is down raises here, and Temporal retries the activity.
+        publisher = await self.resources.publisher()
+        await publisher.publish_job(message, pool=voice.pool)
+        activity.raise_complete_async()
+
+    def _load(self, job: JobSpec) -> list[tuple[int, int, str]]:
+        with session_scope(self.resources.engine) as session:
+            rows = repository.list_segments(
+                session, job.chapter_id, offset=job.start, limit=job.end - job.start
+            )
+            return [(row.id, row.index, row.text) for row in rows]
+
+    def _all_stored(self, keys: list[str]) -> bool:
+        return all(self.resources.store.exists(key) for key in keys)
+
+    def _reuse(self, keyed: list[tuple[int, int, str, str]]) -> JobTotals:
+        store = self.resources.store
+        updates = [
+            repository.SegmentUpdate(
+                id=segment_id,
+                status=SegmentStatus.done,
+                duration_s=wav_duration(store, key),
+                audio_key=key,
+            )
+            for segment_id, _, _, key in keyed
+        ]
+        with session_scope(self.resources.engine) as session:
+            repository.mark_segments(session, updates)
+        return JobTotals(reused=len(updates), audio_s=sum(u.duration_s or 0.0 for u in updates))

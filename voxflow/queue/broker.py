@@ -1,0 +1,139 @@
+"""RabbitMQ topology and publishing, declared idempotently by every process that uses it.
+
+- `{prefix}.jobs`: a direct exchange; routing key = pool, one quorum queue per pool.
+- `{prefix}.results`: the quorum queue inference workers publish results to.
+- `{prefix}.dlx` → `{prefix}.dead`: where jobs go that failed past their attempts, or that
+  the broker gave up on past its delivery limit (workers crashing on them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+from pydantic import BaseModel
+
+from voxflow.errors import ServiceUnavailable
+from voxflow.settings import Settings
+
+POOLS = ("cpu", "gpu")
+
+
+@dataclass(frozen=True)
+class Names:
+    prefix: str
+
+    @property
+    def jobs_exchange(self) -> str:
+        return f"{self.prefix}.jobs"
+
+    def jobs_queue(self, pool: str) -> str:
+        return f"{self.prefix}.jobs.{pool}"
+
+    @property
+    def results_queue(self) -> str:
+        return f"{self.prefix}.results"
+
+    @property
+    def dead_exchange(self) -> str:
+        return f"{self.prefix}.dlx"
+
+    @property
+    def dead_queue(self) -> str:
+        return f"{self.prefix}.dead"
+
+
+@dataclass
+class Topology:
+    jobs: AbstractExchange
+    dead: AbstractExchange
+    job_queues: dict[str, AbstractQueue]
+    results: AbstractQueue
+    dead_queue: AbstractQueue
+
+
+async def connect(settings: Settings) -> AbstractRobustConnection:
+    """A robust connection (it reconnects and restores consumers after a broker restart)."""
+    try:
+        return await aio_pika.connect_robust(settings.amqp_url, timeout=10)
+    except (OSError, aio_pika.exceptions.AMQPError, TimeoutError) as error:
+        raise ServiceUnavailable(
+            f"RabbitMQ is not reachable at {_safe(settings.amqp_url)} ({error}); start it "
+            "(`rabbitmq-server -detached`) or set VOXFLOW_AMQP_URL, or use "
+            "VOXFLOW_DISPATCH=direct"
+        ) from error
+
+
+def _safe(url: str) -> str:
+    """The URL without its password, for messages."""
+    head, at, tail = url.rpartition("@")
+    return f"{head.split(':')[0]}:***@{tail}" if at else url
+
+
+async def declare(channel: AbstractChannel, settings: Settings) -> Topology:
+    names = Names(settings.queue_prefix)
+    quorum = {
+        "x-queue-type": "quorum",
+        "x-dead-letter-exchange": names.dead_exchange,
+        "x-delivery-limit": settings.queue_delivery_limit,
+    }
+    jobs = await channel.declare_exchange(
+        names.jobs_exchange, aio_pika.ExchangeType.DIRECT, durable=True
+    )
+    dead = await channel.declare_exchange(
+        names.dead_exchange, aio_pika.ExchangeType.FANOUT, durable=True
+    )
+    dead_queue = await channel.declare_queue(
+        names.dead_queue, durable=True, arguments={"x-queue-type": "quorum"}
+    )
+    await dead_queue.bind(dead)
+    job_queues = {}
+    for pool in POOLS:
+        queue = await channel.declare_queue(names.jobs_queue(pool), durable=True, arguments=quorum)
+        await queue.bind(jobs, routing_key=pool)
+        job_queues[pool] = queue
+    results = await channel.declare_queue(names.results_queue, durable=True, arguments=quorum)
+    return Topology(jobs, dead, job_queues, results, dead_queue)
+
+
+def persistent(message: BaseModel, **headers: object) -> aio_pika.Message:
+    """JSON body, persistent delivery (the default is transient), id for deduplication."""
+    return aio_pika.Message(
+        message.model_dump_json().encode(),
+        content_type="application/json",
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        message_id=getattr(message, "message_id", None),
+        headers=headers or None,
+    )
+
+
+class Publisher:
+    """One confirmed channel per process; a publish while the broker is down raises at once."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.connection: AbstractRobustConnection | None = None
+        self.topology: Topology | None = None
+
+    async def start(self) -> Publisher:
+        if self.connection is None:
+            self.connection = await connect(self.settings)
+            channel = await self.connection.channel(publisher_confirms=True)
+            self.topology = await declare(channel, self.settings)
+        return self
+
+    async def publish_job(self, message: BaseModel, pool: str) -> None:
+        await self.start()
+        assert self.topology is not None
+        await self.topology.jobs.publish(persistent(message), routing_key=pool, mandatory=True)
+
+    async def close(self) -> None:
+        if self.connection is not None:
+            await self.connection.close()
+            self.connection = None

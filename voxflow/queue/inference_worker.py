@@ -1,0 +1,197 @@
+"""`voxflow worker inference --pool cpu|gpu`: consume jobs, synthesise, publish results.
+
+Each job is acknowledged only after its result is confirmed by the broker, so a crash at any
+point redelivers it; the content-addressed store makes the redelivery cheap and duplicate-free.
+A job that keeps failing is dead-lettered with its reason after `queue_max_attempts`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage
+from pydantic import ValidationError
+from temporalio.client import Client
+
+from voxflow.artifacts import open_store
+from voxflow.inference import InferenceError, TorchServeClient
+from voxflow.queue import broker
+from voxflow.queue.acks import settle
+from voxflow.queue.messages import JobMessage, ResultMessage, SegmentResult, decode_token
+from voxflow.settings import Settings
+from voxflow.synthesis import SegmentWork, Target, synthesize_segments
+
+log = logging.getLogger("voxflow.inference_worker")
+HEARTBEAT_EVERY_S = 5.0
+
+
+def delivery_attempt(message: AbstractIncomingMessage) -> int:
+    """1 for the first delivery; quorum queues count redeliveries in x-delivery-count."""
+    count = (message.headers or {}).get("x-delivery-count") or 0
+    return int(count) + 1
+
+
+class InferenceWorker:
+    def __init__(self, settings: Settings, pool: str, name: str | None = None) -> None:
+        self.settings = settings
+        self.pool = pool
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.store = open_store(settings)
+        self.client = TorchServeClient(settings)
+        self.temporal: Client | None = None
+        self.in_flight: set[asyncio.Task] = set()
+        self.synthesizing: dict[str, asyncio.Future[float]] = {}  # audio key → its synthesis
+        self.processed = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until `stop` is set, then finish what is in flight (SIGTERM in a pod)."""
+        connection = await broker.connect(self.settings)
+        try:
+            channel = await connection.channel(publisher_confirms=True)
+            await channel.set_qos(prefetch_count=self.settings.inference_prefetch)
+            self.topology = await broker.declare(channel, self.settings)
+            self.channel = channel
+            self.temporal = await self._temporal()
+            queue = self.topology.job_queues[self.pool]
+            tag = await queue.consume(self._on_message)
+            log.info("inference worker %s consuming %s", self.name, queue.name)
+            await stop.wait()
+            await queue.cancel(tag)
+            if self.in_flight:
+                log.info("finishing %d jobs in flight before exit", len(self.in_flight))
+                await asyncio.gather(*self.in_flight, return_exceptions=True)
+        finally:
+            await self.client.aclose()
+            await connection.close()
+
+    async def _temporal(self) -> Client | None:
+        """Heartbeats are best-effort: a worker that cannot reach Temporal still does its job."""
+        try:
+            return await Client.connect(
+                self.settings.temporal_address, namespace=self.settings.temporal_namespace
+            )
+        except Exception as error:
+            log.warning("no Temporal heartbeats: %s", error)
+            return None
+
+    async def _on_message(self, message: AbstractIncomingMessage) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.in_flight.add(task)
+        try:
+            await self._handle(message)
+        finally:
+            self.in_flight.discard(task)
+
+    async def _handle(self, message: AbstractIncomingMessage) -> None:
+        try:
+            job = JobMessage.model_validate_json(message.body)
+        except ValidationError as error:
+            reason = f"malformed job message: {error.errors()[0]['msg']}"
+            await self._dead_letter(message, reason, attempts=delivery_attempt(message))
+            return
+        attempt = delivery_attempt(message)
+        heartbeat = asyncio.create_task(self._heartbeat(job))
+        try:
+            outcomes = await synthesize_segments(
+                [SegmentWork(s.segment_id, s.index, s.text, s.audio_key) for s in job.segments],
+                Target(job.model, job.version, job.params),
+                self.client,
+                self.store,
+                in_flight=self.synthesizing,
+            )
+        except InferenceError as error:
+            if attempt >= self.settings.queue_max_attempts:
+                await self._dead_letter(message, str(error), attempts=attempt)
+            else:
+                delay = min(2.0**attempt, 30.0)
+                log.warning(
+                    "job %s attempt %d failed (%s); requeue in %.0fs",
+                    job.job_id,
+                    attempt,
+                    error,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                await settle(message.nack(requeue=True), "nack")
+            return
+        finally:
+            heartbeat.cancel()
+        result = ResultMessage(
+            job_id=job.job_id,
+            task_token=job.task_token,
+            workflow_id=job.workflow_id,
+            activity_id=job.activity_id,
+            status="ok",
+            worker=self.name,
+            segments=[
+                SegmentResult(
+                    segment_id=o.segment_id,
+                    index=o.index,
+                    audio_key=o.audio_key,
+                    status=o.status,
+                    duration_s=o.duration_s,
+                    synthesized=o.status == "done" and not o.reused,
+                    error=o.error,
+                )
+                for o in outcomes
+            ],
+        )
+        await self._publish_durably(
+            broker.persistent(result), self.topology_results_key(), "result of " + job.job_id
+        )
+        await settle(message.ack(), "ack")
+        self.processed += 1
+
+    def topology_results_key(self) -> str:
+        return broker.Names(self.settings.queue_prefix).results_queue
+
+    async def _publish_durably(self, body: aio_pika.Message, routing_key: str, what: str) -> None:
+        """Publish through the default exchange until the broker confirms it (it may restart)."""
+        delay = 0.5
+        while True:
+            try:
+                await self.channel.default_exchange.publish(body, routing_key=routing_key)
+                return
+            except Exception as error:  # broker restarting: the robust channel comes back
+                log.warning("publishing %s failed (%s); retrying in %.1fs", what, error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    async def _dead_letter(
+        self, message: AbstractIncomingMessage, reason: str, attempts: int
+    ) -> None:
+        """Send the job to the dead-letter exchange with why, then drop the original."""
+        log.error("dead-lettering job after %d attempts: %s", attempts, reason)
+        dead = aio_pika.Message(
+            message.body,
+            content_type=message.content_type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message.message_id,
+            headers={"x-voxflow-error": reason[:2000], "x-voxflow-attempts": attempts},
+        )
+        delay = 0.5
+        while True:
+            try:
+                await self.topology.dead.publish(dead, routing_key="")
+                break
+            except Exception as error:
+                log.warning("dead-lettering failed (%s); retrying in %.1fs", error, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        await settle(message.ack(), "ack")
+
+    async def _heartbeat(self, job: JobMessage) -> None:
+        """Keep the waiting activity alive while this worker holds its job."""
+        if self.temporal is None:
+            return
+        handle = self.temporal.get_async_activity_handle(task_token=decode_token(job.task_token))
+        while True:
+            with contextlib.suppress(Exception):
+                await handle.heartbeat(self.name)
+            await asyncio.sleep(HEARTBEAT_EVERY_S)

@@ -1,0 +1,201 @@
+"""`voxflow worker relay`: results into the database, then complete the waiting activity.
+
+The relay is the application side of queue mode. It writes segment outcomes first and
+acknowledges last, so a crash or a broker restart at any point leads to a redelivery whose
+writes are idempotent. A result for an activity that no longer waits (completed already, or
+timed out and retried) is dropped: Temporal answers NOT_FOUND.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aio_pika.abc import AbstractIncomingMessage
+from pydantic import ValidationError
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from voxflow.contracts import JobTotals
+from voxflow.db import make_engine, repository, session_scope
+from voxflow.db.models import SegmentStatus
+from voxflow.errors import ServiceUnavailable
+from voxflow.queue import broker
+from voxflow.queue.acks import settle
+from voxflow.queue.messages import JobMessage, ResultMessage, decode_token
+from voxflow.settings import Settings
+
+log = logging.getLogger("voxflow.relay")
+
+
+def totals_of(result: ResultMessage) -> JobTotals:
+    totals = JobTotals()
+    for segment in result.segments:
+        if segment.status == "failed":
+            totals.failed += 1
+            totals.first_error = totals.first_error or f"segment {segment.index}: {segment.error}"
+        elif segment.synthesized:
+            totals.synthesized += 1
+        else:
+            totals.reused += 1
+        totals.audio_s += segment.duration_s or 0.0
+    return totals
+
+
+def dead_letter_reason(message: AbstractIncomingMessage) -> str:
+    """The worker's own reason, or the broker's when it gave up on its delivery limit."""
+    headers = message.headers or {}
+    if "x-voxflow-error" in headers:
+        attempts = headers.get("x-voxflow-attempts", "?")
+        return f"failed {attempts} times: {headers['x-voxflow-error']}"
+    deaths = headers.get("x-death") or []
+    if deaths:
+        death = deaths[0]
+        return (
+            f"the broker dead-lettered the job ({death.get('reason')}) after "
+            f"{death.get('count', '?')} deliveries: workers crashed or stalled on it"
+        )
+    return "dead-lettered for an unknown reason"
+
+
+class ResultRelay:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = make_engine(settings.database_url)
+        self.completed = 0
+        self.dropped = 0
+        self.failed = 0
+        self.in_flight: set[asyncio.Task] = set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        try:
+            temporal = await Client.connect(
+                self.settings.temporal_address, namespace=self.settings.temporal_namespace
+            )
+        except Exception as error:
+            raise ServiceUnavailable(
+                f"Temporal is not reachable at {self.settings.temporal_address}: the relay "
+                "cannot complete activities without it"
+            ) from error
+        self.temporal = temporal
+        connection = await broker.connect(self.settings)
+        try:
+            channel = await connection.channel(publisher_confirms=True)
+            await channel.set_qos(prefetch_count=32)
+            topology = await broker.declare(channel, self.settings)
+            tags = [
+                (topology.results, await topology.results.consume(self._tracked(self._on_result))),
+                (
+                    topology.dead_queue,
+                    await topology.dead_queue.consume(self._tracked(self._on_dead)),
+                ),
+            ]
+            log.info("relay consuming %s and %s", topology.results.name, topology.dead_queue.name)
+            await stop.wait()
+            for queue, tag in tags:
+                await queue.cancel(tag)
+            await asyncio.gather(*self.in_flight, return_exceptions=True)
+        finally:
+            await connection.close()
+            self.engine.dispose()
+
+    def _tracked(self, handler):
+        async def wrapper(message: AbstractIncomingMessage) -> None:
+            task = asyncio.current_task()
+            assert task is not None
+            self.in_flight.add(task)
+            try:
+                await handler(message)
+            finally:
+                self.in_flight.discard(task)
+
+        return wrapper
+
+    async def _on_result(self, message: AbstractIncomingMessage) -> None:
+        try:
+            result = ResultMessage.model_validate_json(message.body)
+        except ValidationError as error:
+            log.error("dropping a malformed result message: %s", error.errors()[0]["msg"])
+            await settle(message.ack(), "ack")
+            return
+        await asyncio.to_thread(self._record, result)
+        handle = self.temporal.get_async_activity_handle(task_token=decode_token(result.task_token))
+        if result.status == "ok":
+            outcome = handle.complete(totals_of(result))
+        else:
+            outcome = handle.fail(
+                ApplicationError(result.error or "job failed", type="InferenceJobFailed")
+            )
+        if await self._settle_activity(outcome, message, result.job_id):
+            self.completed += 1
+
+    async def _on_dead(self, message: AbstractIncomingMessage) -> None:
+        try:
+            job = JobMessage.model_validate_json(message.body)
+        except ValidationError:
+            log.error("dropping a dead-lettered message that is not a job: %r", message.body[:200])
+            await settle(message.ack(), "ack")
+            return
+        reason = dead_letter_reason(message)
+        await asyncio.to_thread(self._record_dead, job, reason)
+        handle = self.temporal.get_async_activity_handle(task_token=decode_token(job.task_token))
+        error = ApplicationError(
+            f"job dead-lettered: {reason}", type="JobDeadLettered", non_retryable=True
+        )
+        if await self._settle_activity(handle.fail(error), message, job.job_id):
+            self.failed += 1
+
+    async def _settle_activity(
+        self, outcome, message: AbstractIncomingMessage, job_id: str
+    ) -> bool:
+        """True when the activity took the outcome; NOT_FOUND means nobody waits any more."""
+        try:
+            await outcome
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                log.info("job %s: activity already completed or timed out; dropping", job_id)
+                self.dropped += 1
+                await settle(message.ack(), "ack")
+                return False
+            log.warning("job %s: Temporal refused (%s); redelivering", job_id, error)
+            await asyncio.sleep(1.0)
+            await settle(message.nack(requeue=True), "nack")
+            return False
+        await settle(message.ack(), "ack")
+        return True
+
+    def _record(self, result: ResultMessage) -> None:
+        with session_scope(self.engine) as session:
+            repository.count_attempts(
+                session,
+                [s.segment_id for s in result.segments if s.synthesized or s.status == "failed"],
+            )
+            repository.mark_segments(
+                session,
+                [
+                    repository.SegmentUpdate(
+                        id=s.segment_id,
+                        status=SegmentStatus(s.status),
+                        duration_s=s.duration_s,
+                        audio_key=s.audio_key,
+                        error=s.error,
+                    )
+                    for s in result.segments
+                ],
+            )
+
+    def _record_dead(self, job: JobMessage, reason: str) -> None:
+        """Mark the job's unfinished segments failed with the reason, for the chapter page."""
+        with session_scope(self.engine) as session:
+            statuses = repository.segment_statuses(session, [s.segment_id for s in job.segments])
+            repository.mark_segments(
+                session,
+                [
+                    repository.SegmentUpdate(
+                        id=s.segment_id, status=SegmentStatus.failed, error=reason[:2000]
+                    )
+                    for s in job.segments
+                    if statuses.get(s.segment_id) != SegmentStatus.done
+                ],
+            )

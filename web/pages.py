@@ -1,0 +1,293 @@
+"""The HTML pages: projects, new project (with parse preview), project, chapter, login.
+
+Server-rendered with Jinja2; a little plain JS (static/app.js) applies the live updates.
+Every form carries the CSRF token, and actions redirect back (303) when they succeed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from voxflow.db import repository, session_scope
+from voxflow.db.models import SegmentStatus
+from voxflow.errors import VoxflowError
+from web import queries, service
+from web.api import MAX_ID, ChapterIndex, OutputFormat, ProjectId, TextFormat, read_input
+from web.deps import Ctx, require_page
+from web.errors import status_for
+from web.schemas import ChapterOut, TemporalStatus, workflow_link
+from web.security import auth_required, check_csrf_token, check_login, check_origin, session_user
+
+router = APIRouter(dependencies=[Depends(require_page)], include_in_schema=False)
+public = APIRouter(include_in_schema=False)
+
+PAGE_SIZES = (50, 100, 200, 500)
+CsrfField = Annotated[str | None, Form(alias="csrf_token")]
+
+
+async def render(
+    request: Request, ctx: Ctx, template: str, status_code: int = 200, **values
+) -> HTMLResponse:
+    available, message = await ctx.gateway.available()
+    values.setdefault("temporal", TemporalStatus(available=available, message=message))
+    return ctx.templates.TemplateResponse(
+        request,
+        template,
+        {
+            "csrf_token": request.scope["state"]["csrf_token"],
+            "user": session_user(request),
+            "auth": auth_required(ctx.settings),
+            **values,
+        },
+        status_code=status_code,
+    )
+
+
+def _view(ctx: Ctx, project_id: int) -> queries.ProjectView:
+    with session_scope(ctx.engine) as session:
+        return queries.project_view(session, project_id)
+
+
+def _chapters(ctx: Ctx, view: queries.ProjectView) -> list[ChapterOut]:
+    return [ChapterOut.of(ctx.settings, c) for c in view.chapters]
+
+
+@router.get("/", response_class=HTMLResponse)
+async def projects_page(
+    request: Request,
+    ctx: Ctx,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> HTMLResponse:
+    def load():
+        with session_scope(ctx.engine) as session:
+            return queries.list_projects(session, before=before, limit=50)
+
+    rows, progress, next_before = await run_in_threadpool(load)
+    return await render(
+        request,
+        ctx,
+        "projects.html",
+        projects=rows,
+        progress=progress,
+        next_before=next_before,
+    )
+
+
+async def _new_form(request: Request, ctx: Ctx, status_code: int = 200, **values):
+    values.setdefault("form", {})
+    return await render(
+        request,
+        ctx,
+        "new.html",
+        status_code=status_code,
+        voices=ctx.registry.voices,
+        default_voice=ctx.settings.default_voice,
+        default_format=ctx.settings.output_format,
+        **values,
+    )
+
+
+@router.get("/projects/new", response_class=HTMLResponse)
+async def new_project_page(request: Request, ctx: Ctx) -> HTMLResponse:
+    return await _new_form(request, ctx)
+
+
+@router.post("/projects/new", response_class=HTMLResponse)
+async def new_project(
+    request: Request,
+    ctx: Ctx,
+    csrf: CsrfField = None,
+    file: Annotated[UploadFile | None, File()] = None,
+    text: Annotated[str | None, Form()] = None,
+    text_format: Annotated[TextFormat, Form()] = "markdown",
+    title: Annotated[str | None, Form(max_length=200)] = None,
+    voice: Annotated[str | None, Form(max_length=100)] = None,
+    output_format: Annotated[OutputFormat | None, Form()] = None,
+) -> Response:
+    check_csrf_token(request, csrf)
+    form = {"text": text or "", "text_format": text_format, "title": title or "", "voice": voice}
+    form["output_format"] = output_format
+    try:
+        data, name = await read_input(ctx, file, text, text_format, title)
+        voice_name = ctx.registry.get(voice or ctx.settings.default_voice).name
+        project_id, _ = await run_in_threadpool(
+            service.create_pending,
+            ctx.settings,
+            ctx.engine,
+            ctx.store,
+            data,
+            name,
+            voice=voice_name,
+            output_format=output_format or ctx.settings.output_format,
+        )
+    except VoxflowError as error:
+        return await _new_form(
+            request, ctx, status_code=status_for(error), error=str(error), form=form
+        )
+    return RedirectResponse(f"/projects/{project_id}", status_code=303)
+
+
+@router.get("/projects/{project_id}", response_class=HTMLResponse)
+async def project_page(request: Request, ctx: Ctx, project_id: ProjectId) -> HTMLResponse:
+    view = await run_in_threadpool(_view, ctx, project_id)
+    preview = None
+    if not view.project.chapter_count:
+        preview = await run_in_threadpool(service.load_preview, ctx.store, project_id)
+    return await render(
+        request,
+        ctx,
+        "project.html",
+        view=view,
+        p=view.project,
+        progress=view.progress,
+        chapters=_chapters(ctx, view),
+        preview=preview,
+        temporal_url=workflow_link(ctx.settings, f"project-{project_id}"),
+    )
+
+
+@router.get("/projects/{project_id}/_summary", response_class=HTMLResponse)
+async def project_summary_fragment(
+    request: Request, ctx: Ctx, project_id: ProjectId
+) -> HTMLResponse:
+    view = await run_in_threadpool(_view, ctx, project_id)
+    return await render(
+        request,
+        ctx,
+        "_summary.html",
+        view=view,
+        p=view.project,
+        progress=view.progress,
+        temporal_url=workflow_link(ctx.settings, f"project-{project_id}"),
+    )
+
+
+@router.get("/projects/{project_id}/_chapters/{index}", response_class=HTMLResponse)
+async def chapter_card_fragment(
+    request: Request, ctx: Ctx, project_id: ProjectId, index: ChapterIndex
+) -> HTMLResponse:
+    def load():
+        with session_scope(ctx.engine) as session:
+            return repository.get_chapter(session, project_id, index)
+
+    chapter = await run_in_threadpool(load)
+    return await render(
+        request, ctx, "_chapter.html", c=ChapterOut.of(ctx.settings, chapter), project_id=project_id
+    )
+
+
+@router.get("/projects/{project_id}/chapters/{index}", response_class=HTMLResponse)
+async def chapter_page(
+    request: Request,
+    ctx: Ctx,
+    project_id: ProjectId,
+    index: ChapterIndex,
+    start: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    status: Annotated[SegmentStatus | None, Query()] = None,
+) -> HTMLResponse:
+    def load():
+        with session_scope(ctx.engine) as session:
+            project = repository.get_project(session, project_id)
+            chapter = repository.get_chapter(session, project_id, index)
+            page = queries.segment_page(
+                session, chapter.id, start=start, limit=limit, status=status
+            )
+            return project, chapter, page
+
+    project, chapter, page = await run_in_threadpool(load)
+    return await render(
+        request,
+        ctx,
+        "chapter.html",
+        p=project,
+        c=ChapterOut.of(ctx.settings, chapter),
+        page=page,
+        status=status.value if status else "",
+        limit=limit,
+        page_sizes=PAGE_SIZES,
+        statuses=[s.value for s in SegmentStatus],
+    )
+
+
+@router.post("/projects/{project_id}/start")
+async def start_form(
+    request: Request, ctx: Ctx, project_id: ProjectId, csrf: CsrfField = None
+) -> Response:
+    check_csrf_token(request, csrf)
+    await service.start(ctx.settings, ctx.engine, ctx.gateway, project_id)
+    return RedirectResponse(f"/projects/{project_id}", status_code=303)
+
+
+@router.post("/projects/{project_id}/cancel")
+async def cancel_form(
+    request: Request, ctx: Ctx, project_id: ProjectId, csrf: CsrfField = None
+) -> Response:
+    check_csrf_token(request, csrf)
+    await service.cancel(ctx.settings, ctx.engine, ctx.gateway, project_id)
+    return RedirectResponse(f"/projects/{project_id}", status_code=303)
+
+
+@router.post("/projects/{project_id}/chapters/{index}/replay")
+async def replay_form(
+    request: Request, ctx: Ctx, project_id: ProjectId, index: ChapterIndex, csrf: CsrfField = None
+) -> Response:
+    check_csrf_token(request, csrf)
+    await service.replay(ctx.engine, ctx.gateway, project_id, index)
+    return RedirectResponse(f"/projects/{project_id}#chapter-{index}", status_code=303)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: never redirect a login to another site."""
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc and "\\" not in target else "/"
+
+
+@public.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request, ctx: Ctx, next: str | None = None) -> Response:
+    if not auth_required(ctx.settings):
+        return RedirectResponse("/", status_code=303)
+    return await render(request, ctx, "login.html", next=_safe_next(next))
+
+
+@public.post("/login", response_class=HTMLResponse)
+async def login(
+    request: Request,
+    ctx: Ctx,
+    csrf: CsrfField = None,
+    username: Annotated[str, Form(max_length=200)] = "",
+    password: Annotated[str, Form(max_length=1000)] = "",
+    next: Annotated[str | None, Form(max_length=2000)] = None,
+) -> Response:
+    check_origin(request, ctx.settings)
+    check_csrf_token(request, csrf)
+    if not auth_required(ctx.settings):
+        return RedirectResponse("/", status_code=303)
+    if not check_login(ctx.settings, username, password):
+        return await render(
+            request,
+            ctx,
+            "login.html",
+            status_code=401,
+            next=_safe_next(next),
+            error="wrong user name or password",
+        )
+    request.session.clear()
+    request.session["user"] = username
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+@public.post("/logout")
+async def logout(request: Request, ctx: Ctx, csrf: CsrfField = None) -> Response:
+    check_origin(request, ctx.settings)
+    check_csrf_token(request, csrf)
+    if "session" in request.scope:
+        request.session.clear()
+    return RedirectResponse("/login" if auth_required(ctx.settings) else "/", status_code=303)

@@ -1,0 +1,272 @@
+"""What the web app does to projects: create (with a parse preview), start, cancel, replay.
+
+Pages and the API call these same functions, so both behave the same. Temporal is only used
+through a client (never a worker); database work runs in a thread so the event loop stays free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from voxflow.artifacts import ArtifactNotFound, ArtifactStore
+from voxflow.artifacts.keys import source_key
+from voxflow.contracts import ProjectInput
+from voxflow.conversion import (
+    PROJECT_WORKFLOW,
+    options_from_settings,
+    project_handle,
+    project_workflow_id,
+    replay_chapter,
+)
+from voxflow.db import repository, session_scope
+from voxflow.db.models import ChapterState, ConversionState, ProjectState
+from voxflow.document import Document
+from voxflow.errors import InputError, VoxflowError
+from voxflow.importers import load_document_bytes
+from voxflow.importers._input import check_container, format_for
+from voxflow.registry import load_registry
+from voxflow.settings import Settings
+from web.errors import Conflict, TooLarge, UnsupportedType
+from web.queries import latest_conversion
+from web.temporal import TemporalGateway
+
+FINAL_STATES = {ProjectState.done, ProjectState.failed, ProjectState.cancelled}
+MAX_NAME = 120
+PREVIEW_SENTENCE_CHARS = 160
+CANCEL_WAIT_S = 5.0
+
+
+def preview_key(project_id: int) -> str:
+    """`projects/{id}/preview.json`: the parse result shown before a conversion starts."""
+    return f"projects/{project_id}/preview.json"
+
+
+def safe_filename(name: str | None, default: str = "upload.txt") -> str:
+    """The base name only, printable, no leading dots, at most MAX_NAME characters."""
+    name = (name or "").encode("utf-8", "replace").decode("utf-8")
+    name = PurePosixPath(name.replace("\\", "/")).name
+    name = "".join(ch for ch in name if ch.isprintable()).strip().lstrip(".").strip()
+    if len(name) > MAX_NAME:
+        stem, dot, ext = name.rpartition(".")
+        name = f"{stem[: MAX_NAME - len(ext) - 1]}.{ext}" if dot and len(ext) < 10 else name
+        name = name[:MAX_NAME]
+    return name or default
+
+
+def check_upload(settings: Settings, data: bytes, filename: str) -> None:
+    """Size, then type by name and by content, before anything is parsed or stored."""
+    if len(data) > settings.max_upload_bytes:
+        from web.errors import upload_too_large_message
+
+        raise TooLarge(upload_too_large_message(len(data), settings.max_upload_bytes))
+    try:
+        fmt = format_for(filename)
+        check_container(filename, data, fmt)
+    except InputError as error:
+        raise UnsupportedType(str(error)) from error
+
+
+def parse_document(settings: Settings, data: bytes, filename: str, voice: str) -> Document:
+    check_upload(settings, data, filename)
+    max_chars = load_registry(settings).get(voice).max_chars
+    return load_document_bytes(data, filename, settings, max_chars=max_chars)
+
+
+def preview_of(document: Document) -> dict:
+    """What the preview table shows: per chapter its size and first sentence."""
+    chapters = []
+    for chapter in document.chapters:
+        segments = chapter.segments
+        first = segments[0].text if segments else ""
+        if len(first) > PREVIEW_SENTENCE_CHARS:
+            first = first[: PREVIEW_SENTENCE_CHARS - 1] + "…"
+        chapters.append(
+            {
+                "index": chapter.index,
+                "title": chapter.title,
+                "blocks": len(chapter.blocks),
+                "segments": len(segments),
+                "characters": sum(len(s.text) for s in segments),
+                "first_sentence": first,
+            }
+        )
+    return {
+        "title": document.title,
+        "source_format": document.source_format,
+        "encoding": document.encoding,
+        "segments": sum(c["segments"] for c in chapters),
+        "chapters": chapters,
+    }
+
+
+def create_pending(
+    settings: Settings,
+    engine: Engine,
+    store: ArtifactStore,
+    data: bytes,
+    filename: str,
+    *,
+    voice: str,
+    output_format: str,
+) -> tuple[int, dict]:
+    """Parse once (clear errors before anything is stored), then store the project and source."""
+    voice_info = load_registry(settings).get(voice)
+    document = parse_document(settings, data, filename, voice_info.name)
+    preview = preview_of(document)
+    with session_scope(engine) as session:
+        project = repository.create_project_shell(
+            session,
+            title=document.title,
+            source_name=filename,
+            source_format=document.source_format,
+            voice=voice_info.name,
+            model_version=voice_info.version,
+            output_format=output_format,
+        )
+        project.segment_count = preview["segments"]
+        project_id = project.id
+    store.put(source_key(project_id, filename), data)
+    store.put(preview_key(project_id), json.dumps(preview).encode())
+    return project_id, preview
+
+
+def load_preview(store: ArtifactStore, project_id: int) -> dict | None:
+    try:
+        return json.loads(store.get(preview_key(project_id)))
+    except (ArtifactNotFound, ValueError):
+        return None
+
+
+@dataclass
+class ActionResult:
+    project_id: int
+    state: str
+    message: str
+    workflow_id: str | None = None
+
+
+def _unavailable_or(error: Exception, gateway: TemporalGateway) -> Exception:
+    """An RPC failure that means "Temporal is down" becomes 503; others stay as they are."""
+    if isinstance(error, RPCError) and error.status in {
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+    }:
+        return gateway.mark_down()
+    return error
+
+
+async def start(
+    settings: Settings, engine: Engine, gateway: TemporalGateway, project_id: int
+) -> ActionResult:
+    """Start a pending project's workflow (`project-{id}`); a second start is a 409."""
+
+    def load():
+        with session_scope(engine) as session:
+            project = repository.get_project(session, project_id)
+            return project, latest_conversion(session, project_id)
+
+    project, conversion = await run_in_threadpool(load)
+    if conversion is not None or project.state != ProjectState.pending:
+        raise Conflict(f"project {project_id} was already started (it is {project.state.value})")
+    client = await gateway.client()
+    workflow_id = project_workflow_id(project_id)
+    try:
+        handle = await client.start_workflow(
+            PROJECT_WORKFLOW,
+            ProjectInput(
+                project_id, options_from_settings(settings, project.voice, project.output_format)
+            ),
+            id=workflow_id,
+            task_queue=settings.temporal_task_queue,
+        )
+    except WorkflowAlreadyStartedError as error:
+        raise Conflict(f"project {project_id} was already started") from error
+    except RPCError as error:
+        raise _unavailable_or(error, gateway) from error
+
+    def record():
+        with session_scope(engine) as session:
+            repository.record_conversion(
+                session, project_id, workflow_id=workflow_id, run_id=handle.first_execution_run_id
+            )
+
+    await run_in_threadpool(record)
+    return ActionResult(project_id, "pending", "conversion started", workflow_id)
+
+
+async def cancel(
+    settings: Settings, engine: Engine, gateway: TemporalGateway, project_id: int
+) -> ActionResult:
+    """Cancel the workflow (children with it; terminated if no worker handles it within
+    CANCEL_WAIT_S), then record `cancelled`."""
+
+    def load():
+        with session_scope(engine) as session:
+            project = repository.get_project(session, project_id)
+            return project, latest_conversion(session, project_id)
+
+    project, conversion = await run_in_threadpool(load)
+    if project.state in FINAL_STATES:
+        raise Conflict(f"project {project_id} is {project.state.value}; nothing to cancel")
+    if conversion is not None:
+        client = await gateway.client()
+        handle = project_handle(client, project_id)
+        try:
+            await handle.cancel()
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise _unavailable_or(error, gateway) from error
+        else:
+            try:
+                await asyncio.wait_for(handle.result(), timeout=CANCEL_WAIT_S)
+            except TimeoutError:
+                # No worker took the cancellation in time (none running?): stop it for sure.
+                with contextlib.suppress(RPCError):
+                    await handle.terminate("cancelled by the user; cancellation was not handled")
+            except (WorkflowFailureError, RPCError):
+                pass  # the usual outcome: the workflow ended as cancelled
+
+    def record():
+        with session_scope(engine) as session:
+            repository.set_project_state(
+                session, project_id, ProjectState.cancelled, error="cancelled by the user"
+            )
+            if conversion is not None and conversion.finished_at is None:
+                repository.finish_conversion(session, conversion.id, ConversionState.cancelled)
+
+    await run_in_threadpool(record)
+    return ActionResult(project_id, "cancelled", "conversion cancelled")
+
+
+async def replay(engine: Engine, gateway: TemporalGateway, project_id: int, index: int) -> str:
+    """Ask the project workflow to run a failed chapter again under its own workflow id."""
+
+    def load():
+        with session_scope(engine) as session:
+            return repository.get_chapter(session, project_id, index)
+
+    chapter = await run_in_threadpool(load)
+    if chapter.state != ChapterState.failed:
+        raise Conflict(
+            f"chapter {index} is {chapter.state.value}; only failed chapters can be replayed"
+        )
+    client = await gateway.client()
+    try:
+        return await replay_chapter(client, project_id, index)
+    except VoxflowError as error:
+        cause = error.__cause__
+        if isinstance(cause, RPCError):
+            mapped = _unavailable_or(cause, gateway)
+            if mapped is not cause:
+                raise mapped from error
+        raise Conflict(str(error)) from error
