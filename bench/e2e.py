@@ -122,17 +122,34 @@ async def convert(settings: Settings, document: str) -> dict[str, float]:
     }
 
 
+def run_stack(document: str, fmt: str, dispatch: str) -> tuple[float, dict[str, float]]:
+    """(stack start-up seconds, conversion figures) on a fresh embedded stack and data dir."""
+    from voxflow.stack import LocalStack
+
+    with tempfile.TemporaryDirectory(prefix="voxflow-bench-e2e-") as tmp:
+        settings = Settings(data_dir=Path(tmp), output_format=fmt, dispatch=dispatch)
+        started = time.perf_counter()
+        with LocalStack(settings):
+            startup = time.perf_counter() - started
+            return startup, asyncio.run(convert(settings, document))
+
+
+def row(label: str, audio: float, wall: float, baseline: float) -> str:
+    rate = audio / wall
+    return f"| {label} | {audio:.1f} | {wall:.1f} | {rate:.2f} | {rate / baseline:.2f} |"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=3, help="tellings of the sample book")
     parser.add_argument("--format", default="mp3", choices=["mp3", "wav", "ogg"])
+    parser.add_argument(
+        "--dispatch", nargs="+", default=["direct", "queue"], choices=["direct", "queue"]
+    )
     args = parser.parse_args()
 
-    from voxflow.stack import LocalStack
-
     document = build_document(args.copies)
-    registry = load_registry()
-    voice = registry.get("joe")
+    voice = load_registry().get("joe")
     parsed = load_document_bytes(document.encode(), "bench.md", max_chars=voice.max_chars)
     texts = [s.text for c in parsed.chapters for s in c.segments]
     print(f"$ python bench/e2e.py {shlex.join(sys.argv[1:])}")
@@ -140,42 +157,32 @@ def main() -> None:
 
     raw_audio, raw_wall = raw_piper(texts, voice.params, threads=None)
     one_audio, one_wall = raw_piper(texts, voice.params, threads=1)
+    runs = {mode: run_stack(document, args.format, mode) for mode in args.dispatch}
 
-    with tempfile.TemporaryDirectory(prefix="voxflow-bench-e2e-") as tmp:
-        settings = Settings(data_dir=Path(tmp), output_format=args.format)
-        stack_started = time.perf_counter()
-        with LocalStack(settings):
-            stack_wall = time.perf_counter() - stack_started
-            run = asyncio.run(convert(settings, document))
-    e2e_audio, e2e_wall, segments = run["segment_audio"], run["wall"], run["segments"]
-    synth_wall, chapter_audio = run["synthesis_wall"], run["chapter_audio"]
-
-    raw_rate, e2e_rate = raw_audio / raw_wall, e2e_audio / e2e_wall
-    overhead_ms = (e2e_wall - raw_wall) / segments * 1000
-    print(f"embedded stack started in {stack_wall:.1f} s (not counted below)")
+    raw_rate = raw_audio / raw_wall
     print()
-    print("| path | segment audio (s) | wall (s) | audio-s per wall-s | ratio |")
+    print("| path | segment audio (s) | wall (s) | audio-s per wall-s | ratio to raw |")
     print("|---|---|---|---|---|")
-    print(f"| raw Piper, in process | {raw_audio:.1f} | {raw_wall:.1f} | {raw_rate:.2f} | 1.00 |")
-    one_rate = one_audio / one_wall
-    print(
-        f"| raw Piper, 1 ONNX thread | {one_audio:.1f} | {one_wall:.1f} | {one_rate:.2f} | "
-        f"{one_rate / raw_rate:.2f} |"
-    )
-    print(
-        f"| voxflow end to end ({args.format}) | {e2e_audio:.1f} | {e2e_wall:.1f} | "
-        f"{e2e_rate:.2f} | {e2e_rate / raw_rate:.2f} |"
-    )
-    synth_rate = e2e_audio / synth_wall
-    print(
-        f"| voxflow, until the last segment was stored | {e2e_audio:.1f} | {synth_wall:.1f} | "
-        f"{synth_rate:.2f} | {synth_rate / raw_rate:.2f} |"
-    )
+    print(row("raw Piper, in process", raw_audio, raw_wall, raw_rate))
+    print(row("raw Piper, 1 ONNX thread", one_audio, one_wall, raw_rate))
+    for mode, (_, run) in runs.items():
+        audio = run["segment_audio"]
+        print(row(f"voxflow {mode}, end to end ({args.format})", audio, run["wall"], raw_rate))
+        print(row(f"voxflow {mode}, synthesis phase", audio, run["synthesis_wall"], raw_rate))
     print()
-    print(
-        f"finished chapter audio: {chapter_audio:.1f} s ({chapter_audio / 60:.1f} min, "
-        f"with pauses); orchestration overhead: {overhead_ms:.0f} ms per segment over raw"
-    )
+    for mode, (startup, run) in runs.items():
+        overhead_ms = (run["wall"] - raw_wall) / run["segments"] * 1000
+        print(
+            f"{mode}: stack started in {startup:.1f} s (not counted); finished chapter audio "
+            f"{run['chapter_audio'] / 60:.1f} min; overhead {overhead_ms:.0f} ms per segment "
+            "over raw"
+        )
+    if {"direct", "queue"} <= runs.keys():
+        direct, queue = runs["direct"][1], runs["queue"][1]
+        ratio = (queue["segment_audio"] / queue["wall"]) / (
+            direct["segment_audio"] / direct["wall"]
+        )
+        print(f"queue / direct end-to-end throughput: {ratio:.2f}")
 
 
 if __name__ == "__main__":

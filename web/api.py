@@ -19,6 +19,7 @@ from web.downloads import artifact_response
 from web.schemas import (
     ActionOut,
     ChapterOut,
+    ErrorOut,
     Health,
     Preview,
     ProjectDetail,
@@ -26,6 +27,7 @@ from web.schemas import (
     ProjectSummary,
     SegmentList,
     TemporalStatus,
+    ValidationErrorOut,
     VoiceOut,
     workflow_link,
 )
@@ -38,9 +40,15 @@ OutputFormat = Literal["mp3", "wav", "ogg"]
 TextFormat = Literal["markdown", "text"]
 
 ERRORS = {
-    400: {"description": "Bad input; `detail` says why"},
-    401: {"description": "Missing or wrong API token (when auth is on)"},
-    404: {"description": "No such project, chapter, segment or artifact"},
+    400: {"model": ErrorOut, "description": "Bad input; `detail` says why"},
+    401: {"model": ErrorOut, "description": "Missing or wrong API token (when auth is on)"},
+    403: {"model": ErrorOut, "description": "Cross-site request, or a missing CSRF token"},
+    404: {"model": ErrorOut, "description": "No such project, chapter, segment or artifact"},
+    422: {"model": ValidationErrorOut, "description": "A parameter is out of range or malformed"},
+}
+UPLOAD_ERRORS = {
+    413: {"model": ErrorOut, "description": "Upload over VOXFLOW_MAX_UPLOAD_BYTES"},
+    415: {"model": ErrorOut, "description": "Not a TXT, Markdown, EPUB or DOCX document"},
 }
 router = APIRouter(prefix="/api", dependencies=[Depends(require_api)], responses=ERRORS)
 
@@ -94,7 +102,7 @@ def voices(ctx: Ctx) -> list[VoiceOut]:
     "/parse",
     response_model=Preview,
     summary="Preview how a document will be split, without storing anything",
-    responses={413: {"description": "Upload too large"}, 415: {"description": "Not a document"}},
+    responses=UPLOAD_ERRORS,
 )
 async def parse(
     ctx: Ctx,
@@ -116,9 +124,8 @@ async def parse(
     status_code=201,
     summary="Create a project from an upload (multipart) or pasted text; optionally start it",
     responses={
-        413: {"description": "Upload too large"},
-        415: {"description": "Not a document"},
-        503: {"description": "start=true and Temporal is unavailable"},
+        **UPLOAD_ERRORS,
+        503: {"model": ErrorOut, "description": "start=true and Temporal is unavailable"},
     },
 )
 async def create_project(
@@ -194,8 +201,8 @@ def _action(ctx: Ctx, result: service.ActionResult) -> ActionOut:
 
 
 ACTION_ERRORS = {
-    409: {"description": "The project's state does not allow this"},
-    503: {"description": "Temporal is unavailable"},
+    409: {"model": ErrorOut, "description": "The project's state does not allow this"},
+    503: {"model": ErrorOut, "description": "Temporal is unavailable"},
 }
 
 
@@ -273,11 +280,24 @@ async def replay_chapter(ctx: Ctx, project_id: ProjectId, index: ChapterIndex) -
     return _action(ctx, service.ActionResult(project_id, "running", message, workflow_id))
 
 
-FILE_RESPONSES = {
-    200: {"description": "The whole file", "content": {"application/octet-stream": {}}},
-    206: {"description": "The requested byte range (Range: bytes=a-b)"},
-    416: {"description": "Range not satisfiable"},
-}
+AUDIO = ("audio/mpeg", "audio/wav", "audio/ogg")
+BINARY = {"type": "string", "format": "binary"}
+
+
+def file_responses(*media_types: str) -> dict:
+    """The documented answers of a download: whole file, a byte range, or a bad range."""
+    content = {
+        media_type: {"schema": {"type": "object"} if media_type.endswith("json") else BINARY}
+        for media_type in media_types
+    }
+    return {
+        200: {"description": "The whole file", "content": content},
+        206: {"description": "The requested byte range (Range: bytes=a-b)", "content": content},
+        400: {"model": ErrorOut, "description": "Malformed Range header"},
+        416: {"description": "Range not satisfiable", "content": {"text/plain": {}}},
+    }
+
+
 Download = Annotated[bool, Query(description="As an attachment rather than inline")]
 
 
@@ -291,7 +311,7 @@ def _chapter_file(ctx: Ctx, project_id: int, index: int, attr: str, what: str, d
     "/projects/{project_id}/chapters/{index}/audio",
     summary="A chapter's audio (seekable: HTTP Range)",
     response_class=Response,
-    responses=FILE_RESPONSES,
+    responses=file_responses(*AUDIO),
 )
 def chapter_audio(
     ctx: Ctx, project_id: ProjectId, index: ChapterIndex, download: Download = False
@@ -303,7 +323,7 @@ def chapter_audio(
     "/projects/{project_id}/chapters/{index}/subtitles",
     summary="A chapter's WebVTT subtitles",
     response_class=Response,
-    responses=FILE_RESPONSES,
+    responses=file_responses("text/vtt"),
 )
 def chapter_subtitles(
     ctx: Ctx, project_id: ProjectId, index: ChapterIndex, download: Download = False
@@ -315,7 +335,7 @@ def chapter_subtitles(
     "/projects/{project_id}/chapters/{index}/segments/{segment}/audio",
     summary="One segment's audio",
     response_class=Response,
-    responses=FILE_RESPONSES,
+    responses=file_responses("audio/wav"),
 )
 def segment_audio(
     ctx: Ctx,
@@ -344,7 +364,7 @@ def _project_file(ctx: Ctx, project_id: int, attr: str, what: str, download: boo
     "/projects/{project_id}/book",
     summary="The whole book as M4B with chapter markers",
     response_class=Response,
-    responses=FILE_RESPONSES,
+    responses=file_responses("audio/mp4"),
 )
 def book(ctx: Ctx, project_id: ProjectId, download: Download = True) -> Response:
     return _project_file(ctx, project_id, "book_key", "book", download)
@@ -354,7 +374,7 @@ def book(ctx: Ctx, project_id: ProjectId, download: Download = True) -> Response
     "/projects/{project_id}/manifest",
     summary="manifest.json: every sentence's start and end time",
     response_class=Response,
-    responses=FILE_RESPONSES,
+    responses=file_responses("application/json"),
 )
 def manifest(ctx: Ctx, project_id: ProjectId, download: Download = False) -> Response:
     return _project_file(ctx, project_id, "manifest_key", "manifest", download)

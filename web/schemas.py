@@ -268,3 +268,18 @@ class ActionOut(BaseModel):
 class Health(BaseModel):
     database: bool
     temporal: TemporalStatus
+
+
+class ErrorOut(BaseModel):
+    """Every 4xx/5xx answer: one line that says what was wrong and what to do."""
+
+    detail: str
+
+
+class FieldError(BaseModel):
+    loc: list[str]
+    msg: str
+
+
+class ValidationErrorOut(ErrorOut):
+    errors: list[FieldError]

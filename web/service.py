@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowFailureError
@@ -29,7 +30,7 @@ from voxflow.conversion import (
     replay_chapter,
 )
 from voxflow.db import repository, session_scope
-from voxflow.db.models import ChapterState, ConversionState, ProjectState
+from voxflow.db.models import Chapter, ChapterState, ConversionState, ProjectState
 from voxflow.document import Document
 from voxflow.errors import InputError, VoxflowError
 from voxflow.importers import load_document_bytes
@@ -262,7 +263,7 @@ async def replay(engine: Engine, gateway: TemporalGateway, project_id: int, inde
         )
     client = await gateway.client()
     try:
-        return await replay_chapter(client, project_id, index)
+        message = await replay_chapter(client, project_id, index)
     except VoxflowError as error:
         cause = error.__cause__
         if isinstance(cause, RPCError):
@@ -270,3 +271,19 @@ async def replay(engine: Engine, gateway: TemporalGateway, project_id: int, inde
             if mapped is not cause:
                 raise mapped from error
         raise Conflict(str(error)) from error
+
+    def mark_queued():
+        """Show "queued" at once, unless the workflow already recorded the chapter running."""
+        with session_scope(engine) as session:
+            session.execute(
+                sa.update(Chapter)
+                .where(
+                    Chapter.project_id == project_id,
+                    Chapter.index == index,
+                    Chapter.state == ChapterState.failed,
+                )
+                .values(state=ChapterState.queued, error=None)
+            )
+
+    await run_in_threadpool(mark_queued)
+    return message

@@ -24,7 +24,12 @@ def seconds(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}s"
 
 
+def pct(value: float) -> str:
+    """58.1 → "58.1", 100.0 → "100": the same text the live updates write."""
+    return f"{value:.1f}".removesuffix(".0")
+
+
 def configure(templates: Jinja2Templates) -> Jinja2Templates:
-    templates.env.filters.update(duration=duration, when=when, seconds=seconds)
+    templates.env.filters.update(duration=duration, when=when, seconds=seconds, pct=pct)
     templates.env.globals.update(final_states={"done", "failed", "cancelled"})
     return templates

@@ -111,13 +111,19 @@ class ChapterWorkflow:
     def _start_job(self, job: JobSpec, options: ConversionOptions) -> asyncio.Task:
         """Direct mode calls TorchServe in the activity; queue mode waits on RabbitMQ workers."""
         if options.dispatch == "queue":
+            # A broker restart can outlast a few quick attempts: retry publishing until the
+            # job's deadline. Failures that must stop (dead-lettered jobs) are non-retryable.
             return workflow.start_activity(
                 "enqueue_job",
                 job,
                 result_type=JobTotals,
                 schedule_to_close_timeout=timedelta(seconds=options.job_timeout_s),
                 heartbeat_timeout=timedelta(seconds=options.queue_heartbeat_timeout_s),
-                retry_policy=retry_policy(options),
+                retry_policy=RetryPolicy(
+                    initial_interval=timedelta(seconds=options.retry_initial_s),
+                    maximum_interval=timedelta(seconds=options.retry_max_s),
+                    non_retryable_error_types=NON_RETRYABLE,
+                ),
             )
         return workflow.start_activity(
             "synthesize_job",

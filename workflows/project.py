@@ -112,8 +112,11 @@ class ProjectWorkflow:
         await self._record("running")
         await self._run_chapters(list(summaries), input, summaries)
 
-        while any(c.state == "failed" for c in self._chapters.values()):
-            await self._record("attention")
+        # A replay requested while another one runs marks its chapter "queued": keep looping
+        # until those requests are served too, not only while some chapter is "failed".
+        while self._retry_requests or any(c.state == "failed" for c in self._chapters.values()):
+            if not self._retry_requests:
+                await self._record("attention")
             await workflow.wait_condition(
                 lambda: bool(self._retry_requests) or self._accept_partial
             )

@@ -52,8 +52,8 @@ def test_overlays_render_what_they_should():
     }
     assert gpu_only <= names
     assert not gpu_only & cpu_names
-    assert names - gpu_only - {("Service", "torchserve-gpu"),
-                               ("PodDisruptionBudget", "inference-worker-gpu")} == cpu_names  # fmt: skip
+    gpu_extras = {("Service", "torchserve-gpu"), ("PodDisruptionBudget", "inference-worker-gpu")}
+    assert names - gpu_only - gpu_extras == cpu_names
     for obj in oke + cpu:
         if obj["kind"] != "Namespace":
             assert obj["metadata"].get("namespace") == "voxflow", obj["metadata"]["name"]
@@ -104,7 +104,10 @@ def test_external_secrets_reference_the_store_and_vault_keys(objects):
     externals = of_kind(objects, "ExternalSecret")
     for external in externals:
         spec = external["spec"]
-        assert spec["secretStoreRef"] == {"kind": "SecretStore", "name": spec["secretStoreRef"]["name"]}
+        assert spec["secretStoreRef"] == {
+            "kind": "SecretStore",
+            "name": spec["secretStoreRef"]["name"],
+        }
         assert spec["secretStoreRef"]["name"] in stores
         assert spec["target"]["creationPolicy"] == "Owner"
         assert spec["refreshInterval"]

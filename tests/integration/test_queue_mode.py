@@ -124,7 +124,7 @@ async def test_the_book_survives_a_broker_restart(queue_settings):
         )
         try:
             rabbitmqctl("stop_app")
-            await asyncio.sleep(3)
+            await asyncio.sleep(8)  # longer than a few quick retries and reconnects
         finally:
             rabbitmqctl("start_app")
         handle = client.get_workflow_handle(started.workflow_id, result_type=ProjectResult)

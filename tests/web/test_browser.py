@@ -87,6 +87,8 @@ async def test_upload_convert_listen_and_replay_in_a_browser(
     require_chromium()
     from playwright.async_api import async_playwright, expect
 
+    expect.set_options(timeout=180_000)  # a real conversion, not a timed assertion
+
     registry = tmp_path / "models.yaml"
     registry.write_text(REGISTRY)
     settings = make_settings(

@@ -32,6 +32,9 @@ def convert(
     voice: str = typer.Option(None, "--voice", "-v", help="Voice from the model registry."),
     format: str = typer.Option(None, "--format", "-f", help="Chapter audio: mp3, wav or ogg."),
     out: Path = typer.Option(None, "--out", "-o", help="Folder for the audiobook files."),
+    dispatch: str = typer.Option(
+        None, help="direct (activities call TorchServe) or queue (RabbitMQ worker fleet)."
+    ),
 ) -> None:
     """Convert a document to narrated audio, starting the embedded stack if none is running."""
     from voxflow.stack import LocalStack, stack_is_running
@@ -39,11 +42,17 @@ def convert(
     settings = get_settings()
     if format and format not in {"mp3", "wav", "ogg"}:
         raise typer.BadParameter("choose mp3, wav or ogg", param_hint="--format")
+    if dispatch:
+        if dispatch not in {"direct", "queue"}:
+            raise typer.BadParameter("choose direct or queue", param_hint="--dispatch")
+        settings = settings.model_copy(update={"dispatch": dispatch})
     with contextlib.ExitStack() as exit_stack:
         embedded = not stack_is_running(settings)
         if embedded:
             with console.status("no running stack answered; starting the embedded stack…"):
                 exit_stack.enter_context(LocalStack(settings))
+        elif settings.dispatch == "queue":
+            _warn_without_inference_workers(settings, voice or settings.default_voice)
         try:
             state = asyncio.run(_convert(settings, file, voice, format, out, embedded))
         except KeyboardInterrupt:
@@ -60,6 +69,21 @@ def convert(
             raise typer.Exit(130) from None
     if state != "done":
         raise typer.Exit(1)
+
+
+def _warn_without_inference_workers(settings: Settings, voice: str) -> None:
+    """Queue mode with nobody consuming the pool's queue would wait forever: say so."""
+    from voxflow.queue.broker import Names
+    from voxflow.registry import load_registry
+    from voxflow.stack import queue_consumers
+
+    pool = load_registry(settings).get(voice).pool
+    queue = Names(settings.queue_prefix).jobs_queue(pool)
+    if asyncio.run(queue_consumers(settings, queue)) == 0:
+        console.print(
+            f"[yellow]warning:[/] no inference worker consumes {queue}; jobs wait there until "
+            f"one runs: `voxflow worker inference --pool {pool}`"
+        )
 
 
 async def _convert(

@@ -61,7 +61,7 @@ class Topology:
 async def connect(settings: Settings) -> AbstractRobustConnection:
     """A robust connection (it reconnects and restores consumers after a broker restart)."""
     try:
-        return await aio_pika.connect_robust(settings.amqp_url, timeout=10)
+        return await aio_pika.connect_robust(settings.amqp_url, timeout=10, reconnect_interval=1)
     except (OSError, aio_pika.exceptions.AMQPError, TimeoutError) as error:
         raise ServiceUnavailable(
             f"RabbitMQ is not reachable at {_safe(settings.amqp_url)} ({error}); start it "

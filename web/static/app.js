@@ -15,8 +15,12 @@
     setTimeout(function () { el.remove(); }, 20000);
   }
 
+  function pct(value) {  // 58.1 → "58.1", 100 → "100": as the server renders it
+    return Number(value).toFixed(1).replace(/\.0$/, "");
+  }
+
   function label(done, total, percent, failed) {
-    return done + " / " + total + " segments · " + percent + "%" + (failed ? " · " + failed + " failed" : "");
+    return done + " / " + total + " segments · " + pct(percent) + "%" + (failed ? " · " + failed + " failed" : "");
   }
 
   function replaceFrom(url, target) {
@@ -63,7 +67,7 @@
         bar.classList.toggle("has-failed", p.failed > 0);
       }
       var text = document.getElementById("project-progress-label");
-      if (text) text.innerHTML = "<b>" + p.percent + "%</b> · " + label(p.done, p.total, p.percent, p.failed).replace(/ · [0-9.]+%/, "");
+      if (text) text.innerHTML = "<b>" + pct(p.percent) + "%</b> · " + label(p.done, p.total, p.percent, p.failed).replace(/ · [0-9.]+%/, "");
       var summaryKey = p.state + "/" + (p.started ? "yes" : "no") + "/" + p.book + "/" + p.manifest;
       if (summaryKey !== projectState) {
         projectState = summaryKey;
