@@ -9,7 +9,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.resources import Resources
-from voxflow.contracts import ChapterInput, JobSpec, JobTotals
+from voxflow.contracts import JobPlan, JobSpec, JobTotals, PlanRequest
 from voxflow.db import repository, session_scope
 from voxflow.db.models import SegmentStatus
 from voxflow.inference import TransientInferenceError
@@ -24,14 +24,17 @@ class SynthesisActivities:
         self.resources = resources
 
     @activity.defn
-    async def plan_chapter_jobs(self, input: ChapterInput) -> list[JobSpec]:
-        return await asyncio.to_thread(self._plan, input)
+    async def plan_chapter_jobs(self, request: PlanRequest) -> JobPlan:
+        """One page of the chapter's jobs; planning is deterministic, so pages always agree."""
+        return await asyncio.to_thread(self._plan, request)
 
-    def _plan(self, input: ChapterInput) -> list[JobSpec]:
+    def _plan(self, request: PlanRequest) -> JobPlan:
+        input = request.chapter
         with session_scope(self.resources.engine) as session:
             lengths = repository.segment_lengths(session, input.chapter.chapter_id)
         ranges = plan_jobs(lengths, input.options.job_max_segments, input.options.job_max_chars)
-        return [
+        page = ranges[request.first_job : request.first_job + request.limit]
+        jobs = [
             JobSpec(
                 input.project_id,
                 input.chapter.chapter_id,
@@ -41,8 +44,9 @@ class SynthesisActivities:
                 end,
                 input.options.voice,
             )
-            for number, (start, end) in enumerate(ranges)
+            for number, (start, end) in enumerate(page, start=request.first_job)
         ]
+        return JobPlan(jobs, len(ranges))
 
     @activity.defn
     async def synthesize_job(self, job: JobSpec) -> JobTotals:

@@ -29,21 +29,7 @@ from voxflow.db.models import ChapterState, ProjectState, Segment, SegmentStatus
 from voxflow.document import Block, Chapter, Document
 from voxflow.document import Segment as DocSegment
 
-WORDS = [
-    "the",
-    "keeper",
-    "climbed",
-    "ninety",
-    "two",
-    "steps",
-    "wound",
-    "the",
-    "clockwork",
-    "and",
-    "trimmed",
-    "the",
-    "wick",
-]
+WORDS = ("the", "keeper", "climbed", "ninety", "two", "steps", "wound", "the", "clockwork")
 
 
 def sentence(chapter: int, index: int) -> str:

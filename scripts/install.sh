@@ -13,6 +13,8 @@ apt_install() {
 missing=()
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+# The web app's browser test drives Debian's Chromium (playwright never downloads a browser).
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "==> apt-get install ${missing[*]}"
     apt_install "${missing[@]}"

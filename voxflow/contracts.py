@@ -19,6 +19,7 @@ class ConversionOptions:
     job_max_segments: int = 16
     job_max_chars: int = 3000
     window: int = 4
+    plan_page: int = 500  # jobs per planning call: ~50 kB, whatever the chapter's length
     max_parallel_chapters: int = 2
     activity_max_attempts: int = 5
     retry_initial_s: float = 1.0
@@ -92,6 +93,21 @@ class JobSpec:
     start: int
     end: int
     voice: str
+
+
+@dataclass
+class PlanRequest:
+    """Ask for one page of a chapter's jobs, so no payload grows with the chapter's length."""
+
+    chapter: ChapterInput
+    first_job: int
+    limit: int
+
+
+@dataclass
+class JobPlan:
+    jobs: list[JobSpec]
+    total: int
 
 
 @dataclass

@@ -45,6 +45,7 @@ def options_from_settings(settings: Settings, voice: str, output_format: str) ->
         job_max_segments=settings.job_max_segments,
         job_max_chars=settings.job_max_chars,
         window=settings.job_window,
+        plan_page=settings.job_plan_page,
         max_parallel_chapters=settings.max_parallel_chapters,
         activity_max_attempts=settings.activity_max_attempts,
         heartbeat_timeout_s=settings.heartbeat_timeout_s,

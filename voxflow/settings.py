@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     job_max_segments: int = 16
     job_max_chars: int = 3000
     job_window: int = 4
+    job_plan_page: int = 500
     max_parallel_chapters: int = 2
     activity_max_attempts: int = 5
     heartbeat_timeout_s: float = 60.0

@@ -30,7 +30,13 @@ from voxflow.conversion import (
     replay_chapter,
 )
 from voxflow.db import repository, session_scope
-from voxflow.db.models import Chapter, ChapterState, ConversionState, ProjectState
+from voxflow.db.models import (
+    Chapter,
+    ChapterState,
+    ConversionState,
+    DispatchMode,
+    ProjectState,
+)
 from voxflow.document import Document
 from voxflow.errors import InputError, VoxflowError
 from voxflow.importers import load_document_bytes
@@ -198,7 +204,11 @@ async def start(
     def record():
         with session_scope(engine) as session:
             repository.record_conversion(
-                session, project_id, workflow_id=workflow_id, run_id=handle.first_execution_run_id
+                session,
+                project_id,
+                workflow_id=workflow_id,
+                run_id=handle.first_execution_run_id,
+                dispatch=DispatchMode(settings.dispatch),
             )
 
     await run_in_threadpool(record)

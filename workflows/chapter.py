@@ -20,8 +20,10 @@ with workflow.unsafe.imports_passed_through():
         ChapterProgress,
         ChapterResult,
         ConversionOptions,
+        JobPlan,
         JobSpec,
         JobTotals,
+        PlanRequest,
     )
 
 NON_RETRYABLE = ["ModelInputError", "InputError", "ConfigError", "JobDeadLettered"]
@@ -56,24 +58,21 @@ class ChapterWorkflow:
         self._totals = input.totals or JobTotals()
         self._total_segments = input.chapter.segment_count
         self._index = input.chapter.index
-        jobs: list[JobSpec] = await workflow.execute_activity(
-            "plan_chapter_jobs",
-            input,
-            result_type=list[JobSpec],
-            start_to_close_timeout=timedelta(minutes=2),
-            retry_policy=retry_policy(options),
-        )
-
         next_job = input.next_job
+        plan = await self._plan(input, next_job)
+        jobs: dict[int, JobSpec] = {job.job_index: job for job in plan.jobs}
         pending: dict[asyncio.Task, JobSpec] = {}
         # At most ~50 progress signals per chapter, however long: the parent's history stays small.
         report_step = max(1, self._total_segments // PROGRESS_REPORTS)
         reported = self._totals.done + self._totals.failed
-        while next_job < len(jobs) or pending:
+        while next_job < plan.total or pending:
             suggest_new_run = workflow.info().is_continue_as_new_suggested()
-            while len(pending) < options.window and next_job < len(jobs) and not suggest_new_run:
+            while len(pending) < options.window and next_job < plan.total and not suggest_new_run:
+                if next_job not in jobs:
+                    plan = await self._plan(input, next_job)
+                    jobs = {job.job_index: job for job in plan.jobs}
                 task = self._start_job(jobs[next_job], options)
-                pending[task] = jobs[next_job]
+                pending[task] = jobs.pop(next_job)
                 next_job += 1
             if not pending:
                 break
@@ -84,7 +83,7 @@ class ChapterWorkflow:
             if self._totals.done + self._totals.failed - reported >= report_step:
                 await self._report_progress(input)
                 reported = self._totals.done + self._totals.failed
-            if suggest_new_run and not pending and next_job < len(jobs):
+            if suggest_new_run and not pending and next_job < plan.total:
                 workflow.continue_as_new(
                     ChapterInput(input.project_id, input.chapter, options, next_job, self._totals)
                 )
@@ -107,6 +106,15 @@ class ChapterWorkflow:
         )
         assembled.totals = self._totals
         return assembled
+
+    async def _plan(self, input: ChapterInput, first_job: int) -> JobPlan:
+        return await workflow.execute_activity(
+            "plan_chapter_jobs",
+            PlanRequest(input, first_job, input.options.plan_page),
+            result_type=JobPlan,
+            start_to_close_timeout=timedelta(minutes=2),
+            retry_policy=retry_policy(input.options),
+        )
 
     def _start_job(self, job: JobSpec, options: ConversionOptions) -> asyncio.Task:
         """Direct mode calls TorchServe in the activity; queue mode waits on RabbitMQ workers."""

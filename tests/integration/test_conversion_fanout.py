@@ -1,7 +1,8 @@
 """Bounded fan-out: a 5,000-segment chapter on a tiny VITS keeps every run's history small.
 
 The session's dev server suggests continue-as-new at a low event count, so the chapter runs
-as many short runs; pending activities never exceed the window K.
+as many short runs; pending activities never exceed the window K, and jobs are planned a page
+of 100 at a time, so no payload grows with the chapter.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ async def test_a_5000_segment_chapter_stays_within_history_bounds(
     settings = make_settings(
         tmp_path / "data", temporal_address, torchserve,
         model_registry=registry, default_voice="fanout", output_format="wav",
-        job_max_segments=16, job_window=WINDOW,
+        job_max_segments=16, job_window=WINDOW, job_plan_page=100,
     )  # fmt: skip
     sentences = distinct_sentences(SEGMENTS)
     paragraphs = [" ".join(sentences[i : i + 50]) for i in range(0, SEGMENTS, 50)]
