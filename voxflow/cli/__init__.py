@@ -1,5 +1,6 @@
 """`voxflow` console script: user errors become one line on stderr and a non-zero exit."""
 
+import logging
 import sys
 
 from rich.console import Console
@@ -21,6 +22,9 @@ __all__ = ["app", "main"]
 
 
 def main() -> None:
+    # Library warnings (a refused broker connection, say) must not leak raw onto the terminal;
+    # worker commands configure real logging themselves.
+    logging.getLogger().addHandler(logging.NullHandler())
     try:
         app()
     except VoxflowError as error:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import aio_pika
+import yarl
 from aio_pika.abc import (
     AbstractChannel,
     AbstractExchange,
@@ -72,8 +73,8 @@ async def connect(settings: Settings) -> AbstractRobustConnection:
 
 def _safe(url: str) -> str:
     """The URL without its password, for messages."""
-    head, at, tail = url.rpartition("@")
-    return f"{head.split(':')[0]}:***@{tail}" if at else url
+    parsed = yarl.URL(url)
+    return str(parsed.with_password("***")) if parsed.password else url
 
 
 async def declare(channel: AbstractChannel, settings: Settings) -> Topology:
