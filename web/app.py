@@ -80,6 +80,12 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         max_age=12 * 3600,
     )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        """Liveness for probes: no auth, no database or Temporal call (see /api/health)."""
+        return {"status": "ok"}
+
     app.include_router(api.router)
     app.include_router(events.router)
     app.include_router(pages.public)

@@ -124,3 +124,10 @@ async def test_pages_need_a_login(prod_client):
     out = await prod_client.post("/logout", data={"csrf_token": token})
     assert out.status_code == 303
     assert (await prod_client.get("/projects/1")).status_code == 303
+
+
+async def test_the_probe_endpoint_needs_no_credentials(prod_client):
+    response = await prod_client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+    assert (await prod_client.get("/api/health")).status_code == 401
