@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
@@ -34,8 +35,10 @@ def chapter_workflow_id(project_id: int, index: int) -> str:
 
 
 def temporal_ui_link(settings: Settings, workflow_id: str) -> str:
+    """The workflow's page in the Temporal UI; chapter ids hold '/', escaped as one path part."""
     base = settings.temporal_ui_url.rstrip("/")
-    return f"{base}/namespaces/{settings.temporal_namespace}/workflows/{workflow_id}"
+    workflow = quote(workflow_id, safe="")
+    return f"{base}/namespaces/{settings.temporal_namespace}/workflows/{workflow}"
 
 
 def options_from_settings(settings: Settings, voice: str, output_format: str) -> ConversionOptions:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from urllib.parse import quote
 
 from pydantic import BaseModel
 
@@ -15,8 +14,8 @@ from web.queries import Progress, ProjectView, SegmentPage
 
 
 def workflow_link(settings: Settings, workflow_id: str) -> str:
-    """The Temporal UI page of a workflow; ids contain '/', so they are escaped as one part."""
-    return temporal_ui_link(settings, quote(workflow_id, safe=""))
+    """The Temporal UI page of a workflow (the kernel escapes the '/' in chapter ids)."""
+    return temporal_ui_link(settings, workflow_id)
 
 
 class VoiceOut(BaseModel):

@@ -23,4 +23,6 @@ def upgrade(
     url = get_settings().database_url
     migrate(url, revision)
     shown = make_url(url).render_as_string(hide_password=True)
-    Console().print(f"database {shown} is at revision {current_revision(url)}", highlight=False)
+    Console().print(
+        f"database {shown} is at revision {current_revision(url)}", highlight=False, soft_wrap=True
+    )
