@@ -76,17 +76,15 @@ class SynthesisActivities:
             raise ApplicationError(str(error), type="TransientInferenceError") from error
         await recorder.flush()
         totals = JobTotals()
-        for outcome in outcomes:
-            if outcome.status == "failed":
-                totals.failed += 1
-                totals.first_error = totals.first_error or (
-                    f"segment {outcome.index}: {outcome.error}"
-                )
-            elif outcome.reused:
-                totals.reused += 1
-            else:
-                totals.synthesized += 1
-            totals.audio_s += outcome.duration_s or 0.0
+        for o in outcomes:
+            failed = o.status == "failed"
+            totals.count(
+                o.index,
+                failed=failed,
+                synthesized=not failed and not o.reused,
+                duration_s=o.duration_s,
+                error=o.error,
+            )
         return totals
 
     def _load_work(self, job: JobSpec) -> list[SegmentWork]:

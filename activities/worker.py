@@ -13,22 +13,10 @@ from activities.documents import DocumentActivities
 from activities.queue import QueueActivities
 from activities.resources import Resources
 from activities.synthesis import SynthesisActivities
-from voxflow.errors import ServiceUnavailable
+from voxflow.conversion import connect
 from voxflow.settings import Settings
 from workflows.chapter import ChapterWorkflow
 from workflows.project import ProjectWorkflow
-
-
-async def connect(settings: Settings) -> Client:
-    try:
-        return await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace
-        )
-    except Exception as error:  # the SDK raises RuntimeError for a refused connection
-        raise ServiceUnavailable(
-            f"Temporal is not reachable at {settings.temporal_address} ({error}); "
-            "start the local stack with `voxflow up` or set VOXFLOW_TEMPORAL_ADDRESS"
-        ) from error
 
 
 def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:

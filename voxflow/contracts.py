@@ -60,6 +60,25 @@ class JobTotals:
     audio_s: float = 0.0
     first_error: str | None = None
 
+    def count(
+        self,
+        index: int,
+        *,
+        failed: bool,
+        synthesized: bool,
+        duration_s: float | None,
+        error: str | None,
+    ) -> None:
+        """Count one segment's outcome (a stored segment that was not synthesised is reused)."""
+        if failed:
+            self.failed += 1
+            self.first_error = self.first_error or f"segment {index}: {error}"
+        elif synthesized:
+            self.synthesized += 1
+        else:
+            self.reused += 1
+        self.audio_s += duration_s or 0.0
+
     def add(self, other: JobTotals) -> None:
         self.synthesized += other.synthesized
         self.reused += other.reused

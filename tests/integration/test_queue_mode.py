@@ -15,7 +15,7 @@ import aio_pika
 import httpx
 import pytest
 
-from tests.integration.test_conversion_failures import book, chapter_row, snapshot, wait_for
+from tests.helpers.conversions import book, chapter_row, segment_files, snapshot, wait_for
 from tests.plugins.queue import running_queue_workers
 from tests.plugins.temporal import make_settings, running_worker
 from voxflow.contracts import ProjectResult
@@ -46,11 +46,6 @@ def segment_audio(settings: Settings, project_id: int) -> list[tuple[int, int, s
         for index, rows in sorted(segments.items())
         for s in rows
     ]
-
-
-def stored_segments(settings: Settings) -> dict[str, int]:
-    root = Path(settings.artifacts_dir) / "segments"
-    return {str(p.relative_to(root)): p.stat().st_ino for p in root.rglob("*.wav")}
 
 
 async def test_queue_mode_converts_the_sample_like_direct_mode(
@@ -108,7 +103,7 @@ async def test_a_job_delivered_twice_is_synthesised_once(queue_settings):
     assert workers.relay.dropped == duplicates, "each duplicate result was dropped (NOT_FOUND)"
     _, _, segments = snapshot(queue_settings, project_id)
     assert [s.attempts for s in segments[1]] == [1] * 12, "each segment synthesised once"
-    assert len(stored_segments(queue_settings)) == 12
+    assert len(segment_files(queue_settings)) == 12
 
 
 async def test_the_book_survives_a_broker_restart(queue_settings):
@@ -134,7 +129,7 @@ async def test_the_book_survives_a_broker_restart(queue_settings):
     _, _, segments = snapshot(queue_settings, started.project_id)
     assert [len(rows) for rows in segments.values()] == [12, 12], "no segment lost or added"
     assert all(s.status == "done" for rows in segments.values() for s in rows)
-    assert len(stored_segments(queue_settings)) == 24, "each sentence stored exactly once"
+    assert len(segment_files(queue_settings)) == 24, "each sentence stored exactly once"
 
 
 def rabbitmqctl(command: str) -> None:
@@ -175,7 +170,7 @@ async def test_a_killed_inference_worker_is_replaced(queue_settings):
     assert result.state == "done"
     _, _, segments = snapshot(settings, started.project_id)
     assert all(s.status == "done" for s in segments[1])
-    assert len(stored_segments(settings)) == 16
+    assert len(segment_files(settings)) == 16
 
 
 @pytest.fixture

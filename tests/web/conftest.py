@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -12,6 +11,7 @@ import httpx
 import pytest
 import uvicorn
 
+from tests.helpers.conversions import wait_for as wait_until  # noqa: F401  (used by tests)
 from tests.plugins.services import free_port
 from voxflow.settings import Settings
 from web import create_app
@@ -62,13 +62,3 @@ def serve(app, port: int | None = None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-
-
-async def wait_until(predicate, timeout_s: float = 60.0, every_s: float = 0.1):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = await asyncio.to_thread(predicate)
-        if value:
-            return value
-        await asyncio.sleep(every_s)
-    raise AssertionError(f"condition not met within {timeout_s}s")

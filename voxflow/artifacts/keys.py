@@ -37,11 +37,11 @@ def segment_audio_key(model: str, version: str, params: dict[str, Any], text: st
     return f"segments/{digest[:2]}/{digest}.wav"
 
 
-def slugify(title: str, max_length: int = 60) -> str:
-    """ASCII, lower-case, dash-separated; 'untitled' when nothing is left."""
+def slugify(title: str, max_length: int = 60, fallback: str = "untitled") -> str:
+    """ASCII, lower-case, dash-separated; `fallback` when nothing is left."""
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii")
     slug = _NOT_SLUG.sub("-", ascii_title.lower()).strip("-")
-    return slug[:max_length].rstrip("-") or "untitled"
+    return slug[:max_length].rstrip("-") or fallback
 
 
 def chapter_file_key(project_id: int, index: int, slug: str, ext: str) -> str:

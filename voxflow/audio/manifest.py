@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from voxflow.artifacts import keys
 from voxflow.audio.assemble import ChapterAudio
 from voxflow.audio.book import BookAudio
 
@@ -27,10 +26,8 @@ SCHEMA_VERSION = 1
 
 
 def slugify(title: str, max_len: int = 60) -> str:
-    """ASCII, lower-case, hyphenated; 'chapter' when nothing usable is left."""
-    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
-    return slug[:max_len].rstrip("-") or "chapter"
+    """The artifact keys' slug; 'chapter' when nothing usable is left."""
+    return keys.slugify(title, max_len, fallback="chapter")
 
 
 def chapter_basename(index: int, title: str) -> str:

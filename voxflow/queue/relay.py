@@ -31,15 +31,14 @@ log = logging.getLogger("voxflow.relay")
 
 def totals_of(result: ResultMessage) -> JobTotals:
     totals = JobTotals()
-    for segment in result.segments:
-        if segment.status == "failed":
-            totals.failed += 1
-            totals.first_error = totals.first_error or f"segment {segment.index}: {segment.error}"
-        elif segment.synthesized:
-            totals.synthesized += 1
-        else:
-            totals.reused += 1
-        totals.audio_s += segment.duration_s or 0.0
+    for s in result.segments:
+        totals.count(
+            s.index,
+            failed=s.status == "failed",
+            synthesized=s.synthesized,
+            duration_s=s.duration_s,
+            error=s.error,
+        )
     return totals
 
 
