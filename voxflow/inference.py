@@ -90,7 +90,10 @@ class KeySource:
             return None
         mtime = self.key_file.stat().st_mtime
         if mtime != self._mtime:
-            data = json.loads(self.key_file.read_text(encoding="utf-8"))
+            try:
+                data = json.loads(self.key_file.read_text(encoding="utf-8"))
+            except ValueError:  # caught mid-write by TorchServe: keep the keys we had
+                return self._keys.get(role)
             self._keys = {
                 k: v["key"] for k, v in data.items() if isinstance(v, dict) and "key" in v
             }

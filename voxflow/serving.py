@@ -422,7 +422,11 @@ class TorchServeProcess:
         """With token auth even /ping needs the inference key (TorchServe answers 400 without)."""
         if not self.token_auth or not self.key_file.is_file():
             return {}
-        return {"Authorization": f"Bearer {read_key_file(self.key_file)[role]}"}
+        try:
+            keys = read_key_file(self.key_file)
+        except (ValueError, KeyError):  # TorchServe is still writing it: ask again next poll
+            return {}
+        return {"Authorization": f"Bearer {keys[role]}"} if role in keys else {}
 
     def _model_ready(self, http: httpx.Client, name: str) -> bool:
         response = http.get(
