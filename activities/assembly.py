@@ -117,7 +117,9 @@ class AssemblyActivities:
                 local.append((chapter_title, path))
                 activity.heartbeat(len(local))
             book_key = keys.book_key(input.project_id, title)
-            book = audio.build_m4b(local, Path(tmp) / Path(book_key).name, title=title)
+            book = audio.build_m4b(
+                local, Path(tmp) / Path(book_key).name, title=title, sample_rate=voice.sample_rate
+            )
             store.put_file(book_key, book.path)
             manifest = audio.build_manifest(
                 project_id=input.project_id,

@@ -57,3 +57,14 @@ def test_ffmetadata_escapes_special_characters():
     assert text.startswith(";FFMETADATA1\n")
     assert "title=T\\=1\\; \\#x\\\\y" in text
     assert "[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1500\ntitle=a\\=b\n" in text
+
+
+def test_m4b_at_the_voice_rate_keeps_its_chapters(chapters):
+    out, files = chapters
+    book = build_m4b(
+        [(t, c.audio_path) for t, c in files], out / "voice.m4b", title="A Book", sample_rate=22050
+    )
+    assert int(probe_audio_stream(book.path)["sample_rate"]) == 22050
+    assert [m["title"] for m in probe_chapters(book.path)] == TITLES
+    total = sum(probe_duration(c.audio_path) for _, c in files)
+    assert book.duration_s == pytest.approx(total, abs=0.1)

@@ -57,8 +57,13 @@ def build_m4b(
     title: str,
     author: str | None = None,
     bitrate: str = "64k",
+    sample_rate: int | None = None,
 ) -> BookAudio:
-    """Concatenate `(chapter title, audio file)` pairs into an AAC M4B; ffmpeg streams, no RAM."""
+    """Concatenate `(chapter title, audio file)` pairs into an AAC M4B; ffmpeg streams, no RAM.
+
+    `sample_rate` (say the voice's own 22.05 kHz) makes the single-threaded AAC encode of the
+    whole book about a quarter cheaper than at the chapters' 44.1 kHz, with nothing lost.
+    """
     if not chapters:
         raise AudioError("cannot build an M4B without chapters")
     out_path = Path(out_path)
@@ -80,6 +85,8 @@ def build_m4b(
         args = [binary("ffmpeg"), "-hide_banner", "-nostats", "-loglevel", "error", "-y"]
         args += ["-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(meta)]
         args += ["-map", "0:a", "-map_metadata", "1", "-map_chapters", "1", "-ac", "1"]
+        if sample_rate:
+            args += ["-ar", str(sample_rate)]
         args += ["-c:a", "aac", "-b:a", bitrate, "-movflags", "+faststart", "-f", "ipod"]
         try:
             run([*args, str(part)], f"building {out_path.name}")
