@@ -246,3 +246,29 @@ async def test_two_inference_workers_share_the_load(queue_settings):
     counts = [w.processed for w in workers.inference]
     assert all(count > 0 for count in counts), counts
     assert sum(counts) == workers.relay.completed
+
+
+async def test_sigterm_drains_the_inference_worker(queue_settings):
+    """A rolling pod update: SIGTERM stops consuming, finishes the held job, exits 0."""
+    settings = queue_settings.model_copy(update={"job_max_segments": 4, "inference_prefetch": 1})
+    async with running_worker(settings), running_queue_workers(settings, inference=0):
+        first = inference_process(settings, name="inference draining")
+        await asyncio.to_thread(first.start)
+        client = await connect(settings)
+        started = await start_conversion_bytes(
+            settings, book({"Rolling": 16}), "rolling.md", client=client
+        )
+        await wait_for(
+            lambda: (row := chapter_row(settings, started.project_id, 1)) and row.done_count >= 4
+        )
+        await asyncio.to_thread(first.stop, 60.0)  # SIGTERM, then wait for a clean exit
+        assert first.process.returncode == 0, "a clean exit, not a kill:\n" + first.log_tail()
+        second = inference_process(settings, name="inference next")
+        await asyncio.to_thread(second.start)
+        try:
+            handle = client.get_workflow_handle(started.workflow_id, result_type=ProjectResult)
+            result = await asyncio.wait_for(handle.result(), timeout=300)
+        finally:
+            second.stop()
+    assert result.state == "done"
+    assert len(segment_files(settings)) == 16

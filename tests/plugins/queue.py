@@ -73,9 +73,12 @@ async def running_queue_workers(
         results = await queue_consumers(settings, names.results_queue)
         if jobs >= inference and results >= 1:
             break
-        for task in tasks:
-            if task.done():
-                task.result()
+        failed = [task for task in tasks if task.done() and task.exception()]
+        if failed:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            failed[0].result()
         await asyncio.sleep(0.1)
     try:
         yield workers

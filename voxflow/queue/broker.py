@@ -8,6 +8,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aio_pika
@@ -24,6 +27,7 @@ from voxflow.errors import ServiceUnavailable
 from voxflow.settings import Settings
 
 POOLS = ("cpu", "gpu")
+log = logging.getLogger("voxflow.queue")
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,38 @@ async def declare(channel: AbstractChannel, settings: Settings) -> Topology:
         job_queues[pool] = queue
     results = await channel.declare_queue(names.results_queue, durable=True, arguments=quorum)
     return Topology(jobs, dead, job_queues, results, dead_queue)
+
+
+STARTUP_ATTEMPTS = 15
+
+
+async def open_consumer(
+    settings: Settings,
+    prefetch: int,
+    subscribe: Callable[[Topology], Awaitable[list[tuple[AbstractQueue, str]]]],
+) -> tuple[AbstractRobustConnection, AbstractChannel, Topology, list[tuple[AbstractQueue, str]]]:
+    """Connect, declare and start consuming, retrying while the broker settles.
+
+    Right after a restart, or for a quorum queue that has no leader yet, RabbitMQ can answer
+    INTERNAL_ERROR; a worker should wait that out rather than crash its pod.
+    """
+    for attempt in range(1, STARTUP_ATTEMPTS + 1):
+        connection = await connect(settings)
+        try:
+            channel = await connection.channel(publisher_confirms=True)
+            await channel.set_qos(prefetch_count=prefetch)
+            topology = await declare(channel, settings)
+            return connection, channel, topology, await subscribe(topology)
+        except (aio_pika.exceptions.AMQPError, ConnectionError) as error:
+            await connection.close()
+            if attempt == STARTUP_ATTEMPTS:
+                raise ServiceUnavailable(
+                    f"RabbitMQ at {_safe(settings.amqp_url)} kept refusing to set up the "
+                    f"queues ({error!r}); check the broker's log"
+                ) from error
+            log.warning("broker not ready (%r); retrying in 1 s", error)
+            await asyncio.sleep(1.0)
+    raise AssertionError("unreachable")
 
 
 def persistent(message: BaseModel, **headers: object) -> aio_pika.Message:

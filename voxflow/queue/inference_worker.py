@@ -50,18 +50,20 @@ class InferenceWorker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set, then finish what is in flight (SIGTERM in a pod)."""
-        connection = await broker.connect(self.settings)
+        self.temporal = await self._temporal()
+
+        async def subscribe(topology: broker.Topology):
+            queue = topology.job_queues[self.pool]
+            return [(queue, await queue.consume(self._on_message))]
+
+        connection, self.channel, self.topology, consumers = await broker.open_consumer(
+            self.settings, self.settings.inference_prefetch, subscribe
+        )
         try:
-            channel = await connection.channel(publisher_confirms=True)
-            await channel.set_qos(prefetch_count=self.settings.inference_prefetch)
-            self.topology = await broker.declare(channel, self.settings)
-            self.channel = channel
-            self.temporal = await self._temporal()
-            queue = self.topology.job_queues[self.pool]
-            tag = await queue.consume(self._on_message)
-            log.info("inference worker %s consuming %s", self.name, queue.name)
+            log.info("inference worker %s consuming %s", self.name, consumers[0][0].name)
             await stop.wait()
-            await queue.cancel(tag)
+            for queue, tag in consumers:
+                await queue.cancel(tag)
             if self.in_flight:
                 log.info("finishing %d jobs in flight before exit", len(self.in_flight))
                 await asyncio.gather(*self.in_flight, return_exceptions=True)

@@ -78,21 +78,23 @@ class ResultRelay:
                 "cannot complete activities without it"
             ) from error
         self.temporal = temporal
-        connection = await broker.connect(self.settings)
-        try:
-            channel = await connection.channel(publisher_confirms=True)
-            await channel.set_qos(prefetch_count=32)
-            topology = await broker.declare(channel, self.settings)
-            tags = [
+
+        async def subscribe(topology: broker.Topology):
+            return [
                 (topology.results, await topology.results.consume(self._tracked(self._on_result))),
                 (
                     topology.dead_queue,
                     await topology.dead_queue.consume(self._tracked(self._on_dead)),
                 ),
             ]
+
+        connection, _, topology, consumers = await broker.open_consumer(
+            self.settings, 32, subscribe
+        )
+        try:
             log.info("relay consuming %s and %s", topology.results.name, topology.dead_queue.name)
             await stop.wait()
-            for queue, tag in tags:
+            for queue, tag in consumers:
                 await queue.cancel(tag)
             await asyncio.gather(*self.in_flight, return_exceptions=True)
         finally:
