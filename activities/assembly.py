@@ -61,6 +61,14 @@ class AssemblyActivities:
             subtitle_key = chapter_key(input.project_id, result.subtitle_path.name)
             store.put_file(audio_key, result.audio_path)
             store.put_file(subtitle_key, result.subtitle_path)
+            # The book's AAC is encoded here, chapter by chapter, while others still synthesise;
+            # the book step then only joins the parts.
+            book_part = audio.encode_aac(
+                result.audio_path,
+                Path(tmp) / Path(book_part_key(audio_key)).name,
+                sample_rate=voice.sample_rate,
+            )
+            store.put_file(book_part_key(audio_key), book_part)
             store.put(entry_key(audio_key), json.dumps(entry).encode())
         with session_scope(engine) as session:
             repository.set_segment_times(
@@ -108,17 +116,24 @@ class AssemblyActivities:
             title, voice_name, fmt = project.title, project.voice, project.output_format
         voice = self.resources.registry.get(voice_name)
         entries = [json.loads(store.get(entry_key(key))) for _, key in chapters]
+        # Join the chapters' AAC parts; chapters assembled before parts existed are encoded here.
+        copy = all(store.exists(book_part_key(key)) for _, key in chapters)
         with tempfile.TemporaryDirectory(prefix="voxflow-book-") as tmp:
             local = []
             for chapter_title, key in chapters:
-                path = Path(tmp) / Path(key).name
-                with store.open(key) as source, path.open("wb") as target:
+                source_key = book_part_key(key) if copy else key
+                path = Path(tmp) / Path(source_key).name
+                with store.open(source_key) as source, path.open("wb") as target:
                     shutil.copyfileobj(source, target)
                 local.append((chapter_title, path))
                 activity.heartbeat(len(local))
             book_key = keys.book_key(input.project_id, title)
             book = audio.build_m4b(
-                local, Path(tmp) / Path(book_key).name, title=title, sample_rate=voice.sample_rate
+                local,
+                Path(tmp) / Path(book_key).name,
+                title=title,
+                sample_rate=voice.sample_rate,
+                copy=copy,
             )
             store.put_file(book_key, book.path)
             manifest = audio.build_manifest(
@@ -152,6 +167,11 @@ def sample_rate_of(output_format: str, voice_rate: int) -> int:
 
 def chapter_key(project_id: int, filename: str) -> str:
     return f"projects/{project_id}/chapters/{filename}"
+
+
+def book_part_key(audio_key: str) -> str:
+    """The chapter as AAC, the M4B's building block, beside its audio."""
+    return str(Path(audio_key).with_suffix(".m4a"))
 
 
 def entry_key(audio_key: str) -> str:

@@ -10,6 +10,7 @@ from voxflow.audio import (
     AudioSettings,
     assemble_chapter,
     build_m4b,
+    encode_aac,
     probe_chapters,
     probe_duration,
 )
@@ -67,4 +68,19 @@ def test_m4b_at_the_voice_rate_keeps_its_chapters(chapters):
     assert int(probe_audio_stream(book.path)["sample_rate"]) == 22050
     assert [m["title"] for m in probe_chapters(book.path)] == TITLES
     total = sum(probe_duration(c.audio_path) for _, c in files)
+    assert book.duration_s == pytest.approx(total, abs=0.1)
+
+
+def test_m4b_joined_from_aac_parts_keeps_its_chapters(chapters):
+    out, files = chapters
+    parts = [
+        (t, encode_aac(c.audio_path, out / f"{n}.m4a", sample_rate=22050))
+        for n, (t, c) in enumerate(files)
+    ]
+    book = build_m4b(parts, out / "joined.m4b", title="A Book", copy=True)
+    assert probe_audio_stream(book.path)["codec_name"] == "aac"
+    marks = probe_chapters(book.path)
+    assert [m["title"] for m in marks] == TITLES
+    assert [m["start_s"] for m in marks] == pytest.approx(book.chapter_starts_s, abs=0.002)
+    total = sum(probe_duration(path) for _, path in parts)
     assert book.duration_s == pytest.approx(total, abs=0.1)

@@ -9,7 +9,7 @@ from voxflow.audio.assemble import (
     assemble_chapter,
     measure_file,
 )
-from voxflow.audio.book import BookAudio, build_m4b
+from voxflow.audio.book import BookAudio, build_m4b, encode_aac
 from voxflow.audio.errors import AudioError
 from voxflow.audio.loudness import LevelMeter, Levels
 from voxflow.audio.manifest import (
@@ -38,6 +38,7 @@ __all__ = [
     "build_manifest",
     "chapter_basename",
     "check_acx",
+    "encode_aac",
     "measure_file",
     "probe_audio_stream",
     "probe_chapters",

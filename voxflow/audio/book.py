@@ -58,11 +58,14 @@ def build_m4b(
     author: str | None = None,
     bitrate: str = "64k",
     sample_rate: int | None = None,
+    copy: bool = False,
 ) -> BookAudio:
     """Concatenate `(chapter title, audio file)` pairs into an AAC M4B; ffmpeg streams, no RAM.
 
     `sample_rate` (say the voice's own 22.05 kHz) makes the single-threaded AAC encode of the
     whole book about a quarter cheaper than at the chapters' 44.1 kHz, with nothing lost.
+    `copy=True` takes chapters already in AAC (`encode_aac`) and only joins them: the slow
+    encode then happens per chapter, while other chapters are still being synthesised.
     """
     if not chapters:
         raise AudioError("cannot build an M4B without chapters")
@@ -84,10 +87,13 @@ def build_m4b(
         meta.write_text(ffmetadata(title, author, marks), encoding="utf-8")
         args = [binary("ffmpeg"), "-hide_banner", "-nostats", "-loglevel", "error", "-y"]
         args += ["-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(meta)]
-        args += ["-map", "0:a", "-map_metadata", "1", "-map_chapters", "1", "-ac", "1"]
-        if sample_rate:
-            args += ["-ar", str(sample_rate)]
-        args += ["-c:a", "aac", "-b:a", bitrate, "-movflags", "+faststart", "-f", "ipod"]
+        args += ["-map", "0:a", "-map_metadata", "1", "-map_chapters", "1"]
+        if copy:
+            args += ["-c:a", "copy"]
+        else:
+            args += ["-ac", "1", *(["-ar", str(sample_rate)] if sample_rate else [])]
+            args += ["-c:a", "aac", "-b:a", bitrate]
+        args += ["-movflags", "+faststart", "-f", "ipod"]
         try:
             run([*args, str(part)], f"building {out_path.name}")
         except AudioError:
@@ -95,3 +101,21 @@ def build_m4b(
             raise
     os.replace(part, out_path)
     return BookAudio(path=out_path, duration_s=probe_duration(out_path), chapter_starts_s=starts)
+
+
+def encode_aac(
+    source: Path, target: Path, *, sample_rate: int | None = None, bitrate: str = "64k"
+) -> Path:
+    """One chapter as mono AAC (`.m4a`), ready for `build_m4b(..., copy=True)`."""
+    target = Path(target)
+    part = target.with_name(target.name + ".part")
+    args = [binary("ffmpeg"), "-hide_banner", "-nostats", "-loglevel", "error", "-y"]
+    args += ["-i", str(source), "-map", "0:a", "-ac", "1"]
+    args += [*(["-ar", str(sample_rate)] if sample_rate else []), "-c:a", "aac", "-b:a", bitrate]
+    try:
+        run([*args, "-f", "ipod", str(part)], f"encoding {target.name}")
+    except AudioError:
+        part.unlink(missing_ok=True)
+        raise
+    os.replace(part, target)
+    return target
