@@ -116,12 +116,10 @@ class AssemblyActivities:
             title, voice_name, fmt = project.title, project.voice, project.output_format
         voice = self.resources.registry.get(voice_name)
         entries = [json.loads(store.get(entry_key(key))) for _, key in chapters]
-        # Join the chapters' AAC parts; chapters assembled before parts existed are encoded here.
-        copy = all(store.exists(book_part_key(key)) for _, key in chapters)
         with tempfile.TemporaryDirectory(prefix="voxflow-book-") as tmp:
             local = []
             for chapter_title, key in chapters:
-                source_key = book_part_key(key) if copy else key
+                source_key = book_part_key(key)  # the AAC part made in assemble_chapter
                 path = Path(tmp) / Path(source_key).name
                 with store.open(source_key) as source, path.open("wb") as target:
                     shutil.copyfileobj(source, target)
@@ -132,8 +130,7 @@ class AssemblyActivities:
                 local,
                 Path(tmp) / Path(book_key).name,
                 title=title,
-                sample_rate=voice.sample_rate,
-                copy=copy,
+                copy=True,
             )
             store.put_file(book_key, book.path)
             manifest = audio.build_manifest(

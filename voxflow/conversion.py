@@ -11,13 +11,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from sqlalchemy.engine import Engine
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
-from voxflow.artifacts import open_store
+from voxflow.artifacts import ArtifactStore, open_store
 from voxflow.artifacts.keys import source_key
 from voxflow.contracts import ConversionOptions, ProjectInput, ProjectProgress
 from voxflow.db import make_engine, migrate, repository, session_scope
+from voxflow.db.models import DispatchMode
+from voxflow.document import Document
 from voxflow.errors import InputError, ServiceUnavailable, VoxflowError
 from voxflow.importers import load_document_bytes
 from voxflow.registry import load_registry
@@ -80,37 +83,68 @@ class StartedConversion:
 
 
 def create_project(
-    settings: Settings, data: bytes, filename: str, *, voice: str, output_format: str
-) -> tuple[int, str, int, int]:
-    """Validate the document (clear errors before any compute), then store it and its project row.
+    settings: Settings,
+    data: bytes,
+    filename: str,
+    *,
+    voice: str,
+    output_format: str,
+    engine: Engine,
+    store: ArtifactStore,
+) -> tuple[int, Document]:
+    """Parse first (clear errors before anything is stored), then store the row and the source.
 
-    Returns (project_id, title, chapters, segments).
+    The CLI and the web app both create projects here; the workflow imports the stored source.
     """
     voice_info = load_registry(settings).get(voice)
-    document = load_document_bytes(data, filename, max_chars=voice_info.max_chars)
-    migrate(settings.database_url)
-    engine = make_engine(settings.database_url)
-    try:
-        with session_scope(engine) as session:
-            project = repository.create_project_shell(
-                session,
-                title=document.title,
-                source_name=Path(filename).name,
-                source_format=document.source_format,
-                voice=voice_info.name,
-                model_version=voice_info.version,
-                output_format=output_format,
-            )
-            project_id = project.id
-        open_store(settings).put(source_key(project_id, Path(filename).name), data)
-    finally:
-        engine.dispose()
-    return (
-        project_id,
-        document.title,
-        len(document.chapters),
-        sum(len(c.segments) for c in document.chapters),
+    document = load_document_bytes(data, filename, settings, max_chars=voice_info.max_chars)
+    name = Path(filename).name
+    with session_scope(engine) as session:
+        project = repository.create_project_shell(
+            session,
+            title=document.title,
+            source_name=name,
+            source_format=document.source_format,
+            voice=voice_info.name,
+            model_version=voice_info.version,
+            output_format=output_format,
+        )
+        project.segment_count = sum(len(c.segments) for c in document.chapters)
+        project_id = project.id
+    store.put(source_key(project_id, name), data)
+    return project_id, document
+
+
+async def start_project(
+    settings: Settings,
+    client: Client,
+    engine: Engine,
+    project_id: int,
+    *,
+    voice: str,
+    output_format: str,
+) -> WorkflowHandle:
+    """Start `project-{id}` and record the conversion (with its dispatch mode)."""
+    workflow_id = project_workflow_id(project_id)
+    handle = await client.start_workflow(
+        PROJECT_WORKFLOW,
+        ProjectInput(project_id, options_from_settings(settings, voice, output_format)),
+        id=workflow_id,
+        task_queue=settings.temporal_task_queue,
     )
+
+    def record() -> None:
+        with session_scope(engine) as session:
+            repository.record_conversion(
+                session,
+                project_id,
+                workflow_id=workflow_id,
+                run_id=handle.first_execution_run_id,
+                dispatch=DispatchMode(settings.dispatch),
+            )
+
+    await asyncio.to_thread(record)
+    return handle
 
 
 async def start_conversion(
@@ -150,26 +184,31 @@ async def start_conversion_bytes(
     voice = voice or settings.default_voice
     output_format = output_format or settings.output_format
     client = client or await connect(settings)
-    project_id, title, chapters, segments = await asyncio.to_thread(
-        create_project, settings, data, filename, voice=voice, output_format=output_format
-    )
-    workflow_id = project_workflow_id(project_id)
-    handle = await client.start_workflow(
-        PROJECT_WORKFLOW,
-        ProjectInput(project_id, options_from_settings(settings, voice, output_format)),
-        id=workflow_id,
-        task_queue=settings.temporal_task_queue,
-    )
+    await asyncio.to_thread(migrate, settings.database_url)
     engine = make_engine(settings.database_url)
     try:
-        with session_scope(engine) as session:
-            repository.record_conversion(
-                session, project_id, workflow_id=workflow_id, run_id=handle.first_execution_run_id
-            )
+        project_id, document = await asyncio.to_thread(
+            create_project,
+            settings,
+            data,
+            filename,
+            voice=voice,
+            output_format=output_format,
+            engine=engine,
+            store=open_store(settings),
+        )
+        handle = await start_project(
+            settings, client, engine, project_id, voice=voice, output_format=output_format
+        )
     finally:
         engine.dispose()
     return StartedConversion(
-        project_id, workflow_id, handle.first_execution_run_id, title, chapters, segments
+        project_id,
+        handle.id,
+        handle.first_execution_run_id,
+        document.title,
+        len(document.chapters),
+        sum(len(c.segments) for c in document.chapters),
     )
 
 

@@ -20,21 +20,12 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from voxflow.artifacts import ArtifactNotFound, ArtifactStore
-from voxflow.artifacts.keys import source_key
-from voxflow.contracts import ProjectInput
-from voxflow.conversion import (
-    PROJECT_WORKFLOW,
-    options_from_settings,
-    project_handle,
-    project_workflow_id,
-    replay_chapter,
-)
+from voxflow.conversion import create_project, project_handle, replay_chapter, start_project
 from voxflow.db import repository, session_scope
 from voxflow.db.models import (
     Chapter,
     ChapterState,
     ConversionState,
-    DispatchMode,
     ProjectState,
 )
 from voxflow.document import Document
@@ -126,23 +117,18 @@ def create_pending(
     voice: str,
     output_format: str,
 ) -> tuple[int, dict]:
-    """Parse once (clear errors before anything is stored), then store the project and source."""
-    voice_info = load_registry(settings).get(voice)
-    document = parse_document(settings, data, filename, voice_info.name)
+    """The kernel's create_project after the upload checks, plus the stored parse preview."""
+    check_upload(settings, data, filename)
+    project_id, document = create_project(
+        settings,
+        data,
+        filename,
+        voice=voice,
+        output_format=output_format,
+        engine=engine,
+        store=store,
+    )
     preview = preview_of(document)
-    with session_scope(engine) as session:
-        project = repository.create_project_shell(
-            session,
-            title=document.title,
-            source_name=filename,
-            source_format=document.source_format,
-            voice=voice_info.name,
-            model_version=voice_info.version,
-            output_format=output_format,
-        )
-        project.segment_count = preview["segments"]
-        project_id = project.id
-    store.put(source_key(project_id, filename), data)
     store.put(preview_key(project_id), json.dumps(preview).encode())
     return project_id, preview
 
@@ -186,33 +172,20 @@ async def start(
     if conversion is not None or project.state != ProjectState.pending:
         raise Conflict(f"project {project_id} was already started (it is {project.state.value})")
     client = await gateway.client()
-    workflow_id = project_workflow_id(project_id)
     try:
-        handle = await client.start_workflow(
-            PROJECT_WORKFLOW,
-            ProjectInput(
-                project_id, options_from_settings(settings, project.voice, project.output_format)
-            ),
-            id=workflow_id,
-            task_queue=settings.temporal_task_queue,
+        handle = await start_project(
+            settings,
+            client,
+            engine,
+            project_id,
+            voice=project.voice,
+            output_format=project.output_format,
         )
     except WorkflowAlreadyStartedError as error:
         raise Conflict(f"project {project_id} was already started") from error
     except RPCError as error:
         raise _unavailable_or(error, gateway) from error
-
-    def record():
-        with session_scope(engine) as session:
-            repository.record_conversion(
-                session,
-                project_id,
-                workflow_id=workflow_id,
-                run_id=handle.first_execution_run_id,
-                dispatch=DispatchMode(settings.dispatch),
-            )
-
-    await run_in_threadpool(record)
-    return ActionResult(project_id, "pending", "conversion started", workflow_id)
+    return ActionResult(project_id, "pending", "conversion started", handle.id)
 
 
 async def cancel(

@@ -11,14 +11,13 @@ import json
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client
 from temporalio.worker import Replayer
 
+from tests.helpers.conversions import convert
 from tests.plugins.temporal import make_settings, running_worker
 from voxflow import audio
 from voxflow.artifacts import open_store
-from voxflow.contracts import ProjectResult
-from voxflow.conversion import chapter_workflow_id, connect, start_conversion_bytes
+from voxflow.conversion import chapter_workflow_id, connect
 from voxflow.db import make_engine, repository, session_scope
 from voxflow.settings import Settings
 from workflows.chapter import ChapterWorkflow
@@ -26,14 +25,6 @@ from workflows.project import ProjectWorkflow
 
 SAMPLE = Path(__file__).parents[2] / "examples" / "the-lighthouse-keeper.md"
 pytestmark = pytest.mark.integration
-
-
-async def convert(settings: Settings, client: Client, data: bytes, name: str) -> int:
-    started = await start_conversion_bytes(settings, data, name, client=client)
-    handle = client.get_workflow_handle(started.workflow_id, result_type=ProjectResult)
-    result = await handle.result()
-    assert result.state == "done"
-    return started.project_id
 
 
 def segments_of(settings: Settings, project_id: int) -> dict[int, list]:
@@ -54,7 +45,7 @@ async def sample_project(tmp_path_factory, temporal_address, torchserve):
     settings = make_settings(tmp_path_factory.mktemp("e2e"), temporal_address, torchserve)
     async with running_worker(settings):
         client = await connect(settings)
-        project_id = await convert(settings, client, SAMPLE.read_bytes(), SAMPLE.name)
+        project_id = await convert(settings, SAMPLE.read_bytes(), SAMPLE.name, client)
         yield settings, client, project_id
 
 
@@ -105,7 +96,7 @@ async def test_an_edited_book_resynthesises_only_the_changed_sentence(sample_pro
     sentence = "Maren ordered the oil anyway."
     assert original.count(sentence) == 1
     edited = original.replace(sentence, "Maren ordered twice as much oil anyway.")
-    second_id = await convert(settings, client, edited.encode(), SAMPLE.name)
+    second_id = await convert(settings, edited.encode(), SAMPLE.name, client)
 
     rows = segments_of(settings, second_id)
     synthesised = [s.text for seg in rows.values() for s in seg if s.attempts > 0]

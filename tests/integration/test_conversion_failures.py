@@ -8,9 +8,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers.conversions import book, chapter_row, segment_files, snapshot, wait_for
+from tests.helpers.conversions import (
+    book,
+    project_result,
+    segment_files,
+    snapshot,
+    wait_for,
+    wait_for_chapter,
+)
 from tests.plugins.temporal import make_settings, running_worker
-from voxflow.contracts import ProjectResult
 from voxflow.conversion import connect, replay_chapter, start_conversion_bytes
 from voxflow.db import migrate
 from voxflow.stack import TemporalWorkerProcess
@@ -31,17 +37,14 @@ async def test_killed_worker_resumes_without_resynthesising(tmp_path, temporal_a
         started = await start_conversion_bytes(
             settings, book({"Only": 30}), "crash.md", client=client
         )
-        await wait_for(
-            lambda: (row := chapter_row(settings, started.project_id, 1)) and row.done_count >= 6
-        )
+        await wait_for_chapter(settings, started.project_id, 1, done=6)
         first.kill()
         before_kill = segment_files(settings)
         assert 0 < len(before_kill) < 30, "the worker died mid-chapter"
         second = TemporalWorkerProcess(settings, name="worker two")
         await asyncio.to_thread(second.start)
         try:
-            handle = client.get_workflow_handle(started.workflow_id, result_type=ProjectResult)
-            result = await asyncio.wait_for(handle.result(), timeout=300)
+            result = await project_result(client, started.workflow_id, 300)
         finally:
             second.stop()
     finally:
@@ -92,11 +95,7 @@ async def test_failed_chapter_replays_without_redoing_the_others(
             started = await start_conversion_bytes(
                 settings, book({"First": 6, "Second": 24}), "replay.md", client=client
             )
-            await wait_for(
-                lambda: (
-                    (row := chapter_row(settings, started.project_id, 1)) and row.state == "done"
-                )
-            )
+            await wait_for_chapter(settings, started.project_id, 1, state="done")
             response = management.delete("/models/joe-flaky/1.0")
             assert response.status_code == 200, response.text
             await wait_for(lambda: snapshot(settings, started.project_id)[0].state == "attention")
@@ -111,8 +110,7 @@ async def test_failed_chapter_replays_without_redoing_the_others(
 
             register()
             await replay_chapter(client, started.project_id, 2)
-            handle = client.get_workflow_handle(started.workflow_id, result_type=ProjectResult)
-            result = await asyncio.wait_for(handle.result(), timeout=300)
+            result = await project_result(client, started.workflow_id, 300)
     finally:
         management.delete("/models/joe-flaky/1.0")
         management.close()

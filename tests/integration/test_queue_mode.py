@@ -15,10 +15,17 @@ import aio_pika
 import httpx
 import pytest
 
-from tests.helpers.conversions import book, chapter_row, segment_files, snapshot, wait_for
+from tests.helpers.conversions import (
+    book,
+    convert,
+    project_result,
+    segment_files,
+    snapshot,
+    wait_for,
+    wait_for_chapter,
+)
 from tests.plugins.queue import running_queue_workers
 from tests.plugins.temporal import make_settings, running_worker
-from voxflow.contracts import ProjectResult
 from voxflow.conversion import connect, replay_chapter, start_conversion_bytes
 from voxflow.queue import broker
 from voxflow.settings import Settings
@@ -28,15 +35,6 @@ pytestmark = pytest.mark.integration
 
 SAMPLE = Path(__file__).parents[2] / "examples" / "the-lighthouse-keeper.md"
 ASSETS = Path(__file__).parents[1] / "assets"
-
-
-async def convert(settings: Settings, data: bytes, name: str, timeout: float = 300) -> int:
-    client = await connect(settings)
-    started = await start_conversion_bytes(settings, data, name, client=client)
-    handle = client.get_workflow_handle(started.workflow_id, result_type=ProjectResult)
-    result = await asyncio.wait_for(handle.result(), timeout=timeout)
-    assert result.state == "done"
-    return started.project_id
 
 
 def segment_audio(settings: Settings, project_id: int) -> list[tuple[int, int, str, float]]:
@@ -112,18 +110,13 @@ async def test_the_book_survives_a_broker_restart(queue_settings):
         started = await start_conversion_bytes(
             queue_settings, book({"Before": 12, "After": 12}), "restart.md", client=client
         )
-        await wait_for(
-            lambda: (
-                (row := chapter_row(queue_settings, started.project_id, 1)) and row.done_count >= 2
-            )
-        )
+        await wait_for_chapter(queue_settings, started.project_id, 1, done=2)
         try:
             rabbitmqctl("stop_app")
             await asyncio.sleep(8)  # longer than a few quick retries and reconnects
         finally:
             rabbitmqctl("start_app")
-        handle = client.get_workflow_handle(started.workflow_id, result_type=ProjectResult)
-        result = await asyncio.wait_for(handle.result(), timeout=300)
+        result = await project_result(client, started.workflow_id, 300)
 
     assert result.state == "done"
     _, _, segments = snapshot(queue_settings, started.project_id)
@@ -152,17 +145,12 @@ async def test_a_killed_inference_worker_is_replaced(queue_settings):
             started = await start_conversion_bytes(
                 settings, book({"Only": 16}), "kill.md", client=client
             )
-            await wait_for(
-                lambda: (
-                    (row := chapter_row(settings, started.project_id, 1)) and row.done_count >= 4
-                )
-            )
+            await wait_for_chapter(settings, started.project_id, 1, done=4)
             first.kill()
             second = inference_process(settings, name="inference two")
             await asyncio.to_thread(second.start)
             try:
-                handle = client.get_workflow_handle(started.workflow_id, result_type=ProjectResult)
-                result = await asyncio.wait_for(handle.result(), timeout=300)
+                result = await project_result(client, started.workflow_id, 300)
             finally:
                 second.stop()
         finally:
@@ -232,8 +220,7 @@ async def test_a_poison_job_is_dead_lettered_and_replays_after_the_fix(
 
         poison_voice.write_text("fixed")
         await replay_chapter(client, started.project_id, 2)
-        handle = client.get_workflow_handle(started.workflow_id, result_type=ProjectResult)
-        result = await asyncio.wait_for(handle.result(), timeout=120)
+        result = await project_result(client, started.workflow_id, 120)
     assert result.state == "done"
     _, chapters, _ = snapshot(settings, started.project_id)
     assert [c.state for c in chapters.values()] == ["done", "done"]
@@ -258,16 +245,13 @@ async def test_sigterm_drains_the_inference_worker(queue_settings):
         started = await start_conversion_bytes(
             settings, book({"Rolling": 16}), "rolling.md", client=client
         )
-        await wait_for(
-            lambda: (row := chapter_row(settings, started.project_id, 1)) and row.done_count >= 4
-        )
+        await wait_for_chapter(settings, started.project_id, 1, done=4)
         await asyncio.to_thread(first.stop, 60.0)  # SIGTERM, then wait for a clean exit
         assert first.process.returncode == 0, "a clean exit, not a kill:\n" + first.log_tail()
         second = inference_process(settings, name="inference next")
         await asyncio.to_thread(second.start)
         try:
-            handle = client.get_workflow_handle(started.workflow_id, result_type=ProjectResult)
-            result = await asyncio.wait_for(handle.result(), timeout=300)
+            result = await project_result(client, started.workflow_id, 300)
         finally:
             second.stop()
     assert result.state == "done"

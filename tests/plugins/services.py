@@ -6,8 +6,11 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from typing import NoReturn
 
 import pytest
+
+from voxflow.processes import port_open
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
@@ -17,22 +20,16 @@ POSTGRES_ADMIN_URL = os.environ.get(
 AMQP_URL = os.environ.get("VOXFLOW_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 
 
-def port_open(host: str, port: int, timeout: float = 1.0) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+def missing(message: str) -> NoReturn:
+    """Fail under CI (a missing service or tool is a broken CI), skip on a developer machine."""
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: everything the tests need must be there)")
+    pytest.skip(message)
 
 
 def require_service(name: str, host: str, port: int) -> None:
-    """Fail under CI (a missing service is a broken CI), skip on a developer machine."""
-    if port_open(host, port):
-        return
-    message = f"{name} is not reachable on {host}:{port}"
-    if IN_CI:
-        pytest.fail(message + " (CI=true: services must be running)")
-    pytest.skip(message)
+    if not port_open(host, port):
+        missing(f"{name} is not reachable on {host}:{port}")
 
 
 def free_port() -> int:

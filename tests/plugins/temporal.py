@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from tests.plugins.services import IN_CI, free_port
+from tests.plugins.services import free_port, missing
 from voxflow.settings import Settings
 
 # Low on purpose: every long chapter in the tests exercises continue-as-new.
@@ -36,9 +36,7 @@ def temporal_address(tmp_path_factory) -> Iterator[str]:
     try:
         server.start()
     except ServiceUnavailable as error:
-        if IN_CI:
-            pytest.fail(f"Temporal dev server did not start: {error}")
-        pytest.skip(f"Temporal dev server did not start: {error}")
+        missing(f"Temporal dev server did not start: {error}")
     yield settings.temporal_address
     server.stop()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.plugins.services import IN_CI, free_port
+from tests.plugins.services import free_port, missing
 from voxflow.errors import ServiceUnavailable
 from voxflow.serving import TorchServeProcess, build_model_store, check_java
 from voxflow.settings import Settings
@@ -24,9 +24,7 @@ def require_torchserve() -> None:
         if shutil.which("torchserve") is None and not _venv_torchserve().exists():
             raise ServiceUnavailable("torchserve is not installed")
     except ServiceUnavailable as error:
-        if IN_CI:
-            pytest.fail(f"{error} (CI=true: TorchServe must be runnable)")
-        pytest.skip(str(error))
+        missing(str(error))
 
 
 def _venv_torchserve() -> Path:

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.plugins.services import IN_CI
+from tests.plugins.services import missing
 from tests.plugins.temporal import make_settings, running_worker
 from tests.web.conftest import serve, wait_until
 from voxflow.db import make_engine, repository, session_scope
@@ -59,10 +59,7 @@ AUDIO_DURATION_JS = """async (index) => {
 def require_chromium() -> None:
     if CHROMIUM.exists():
         return
-    message = f"{CHROMIUM} is missing (apt-get install chromium; scripts/install.sh does it)"
-    if IN_CI:
-        pytest.fail(message + " (CI=true: the browser test must run)")
-    pytest.skip(message)
+    missing(f"{CHROMIUM} is missing (apt-get install chromium; scripts/install.sh does it)")
 
 
 def chapters(settings: Settings, project_id: int) -> dict[int, object]:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -21,6 +22,12 @@ from rich.table import Table
 
 from voxflow.cli.app import app
 from voxflow.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from temporalio.client import Client
+
+    from voxflow.conversion import StartedConversion
 
 console = Console()
 FINAL_STATES = {"done", "failed", "attention", "cancelled"}
@@ -54,7 +61,7 @@ def convert(
         elif settings.dispatch == "queue":
             _warn_without_inference_workers(settings, voice or settings.default_voice)
         try:
-            state = asyncio.run(_convert(settings, file, voice, format, out, embedded))
+            state = asyncio.run(_convert(settings, file, voice, format, out))
         except KeyboardInterrupt:
             if embedded:
                 console.print(
@@ -92,10 +99,10 @@ async def _convert(
     voice: str | None,
     fmt: str | None,
     out: Path | None,
-    embedded: bool,
 ) -> str:
-    from voxflow.contracts import ProjectResult
+    from voxflow.artifacts.keys import slugify
     from voxflow.conversion import connect, start_conversion, temporal_ui_link
+    from voxflow.db import make_engine
 
     client = await connect(settings)
     started = await start_conversion(settings, file, voice=voice, output_format=fmt, client=client)
@@ -104,7 +111,33 @@ async def _convert(
         f"{started.segments} segments"
     )
     console.print(f"Temporal UI: {temporal_ui_link(settings, started.workflow_id)}")
-    state = await _follow(settings, started.project_id)
+    engine = make_engine(settings.database_url)  # one engine for the polling and the export
+    try:
+        state = await _follow(engine, started.project_id)
+        await _report(
+            settings,
+            engine,
+            client,
+            started,
+            state,
+            out or Path("voxflow-out") / f"{started.project_id}-{slugify(started.title)}",
+        )
+    finally:
+        engine.dispose()
+    return state
+
+
+async def _report(
+    settings: Settings,
+    engine: Engine,
+    client: Client,
+    started: StartedConversion,
+    state: str,
+    folder: Path,
+) -> None:
+    """What the user needs once the conversion stopped: files, or which chapter to replay."""
+    from voxflow.contracts import ProjectResult
+
     if state == "done":
         handle = client.get_workflow_handle(started.workflow_id, result_type=ProjectResult)
         result = await handle.result()
@@ -112,17 +145,17 @@ async def _convert(
             f"{result.synthesized} segments synthesised, {result.reused} reused from the "
             "audio store (unchanged sentences are never synthesised twice)"
         )
-        folder = out or Path("voxflow-out") / _slug_of(settings, started.project_id)
-        files = await asyncio.to_thread(export_outputs, settings, started.project_id, folder)
+        files = await asyncio.to_thread(
+            export_outputs, settings, engine, started.project_id, folder
+        )
         console.print(f"[green]Done.[/] {len(files)} files in [bold]{folder}[/]")
     elif state == "attention":
-        _print_attention(settings, started.project_id)
+        _print_attention(engine, started.project_id)
     else:
         console.print(f"[red]Conversion {state}.[/] See `voxflow status {started.project_id}`.")
-    return state
 
 
-async def _follow(settings: Settings, project_id: int) -> str:
+async def _follow(engine: Engine, project_id: int) -> str:
     """Rich progress bars from the database (the authoritative counts), one per chapter."""
     columns = (
         TextColumn("{task.description}"),
@@ -134,7 +167,7 @@ async def _follow(settings: Settings, project_id: int) -> str:
     with Progress(*columns, console=console) as progress:
         tasks: dict[int, int] = {}
         while True:
-            project, chapters = await asyncio.to_thread(_snapshot, settings, project_id)
+            project, chapters = await asyncio.to_thread(_snapshot, engine, project_id)
             for chapter in chapters:
                 if chapter.index not in tasks:
                     label = f"{chapter.index:>2}. {chapter.title[:40]}"
@@ -145,32 +178,21 @@ async def _follow(settings: Settings, project_id: int) -> str:
             await asyncio.sleep(0.5)
 
 
-def _snapshot(settings: Settings, project_id: int):
-    from voxflow.db import make_engine, repository, session_scope
+def _snapshot(engine: Engine, project_id: int):
+    from voxflow.db import repository, session_scope
 
-    engine = make_engine(settings.database_url)
-    try:
-        with session_scope(engine) as session:
-            project = repository.get_project(session, project_id)
-            chapters = repository.list_chapters(session, project_id)
-            session.expunge_all()
-            return project, chapters
-    finally:
-        engine.dispose()
+    with session_scope(engine) as session:
+        project = repository.get_project(session, project_id)
+        chapters = repository.list_chapters(session, project_id)
+        session.expunge_all()
+        return project, chapters
 
 
-def _slug_of(settings: Settings, project_id: int) -> str:
-    from voxflow.artifacts.keys import slugify
-
-    project, _ = _snapshot(settings, project_id)
-    return f"{project_id}-{slugify(project.title)}"
-
-
-def export_outputs(settings: Settings, project_id: int, folder: Path) -> list[Path]:
+def export_outputs(settings: Settings, engine: Engine, project_id: int, folder: Path) -> list[Path]:
     """Copy the chapter files, subtitles, book and manifest from the artifact store."""
     from voxflow.artifacts import open_store
 
-    project, chapters = _snapshot(settings, project_id)
+    project, chapters = _snapshot(engine, project_id)
     store = open_store(settings)
     keys = [k for c in chapters for k in (c.audio_key, c.subtitle_key) if k]
     keys += [k for k in (project.book_key, project.manifest_key) if k]
@@ -184,8 +206,8 @@ def export_outputs(settings: Settings, project_id: int, folder: Path) -> list[Pa
     return written
 
 
-def _print_attention(settings: Settings, project_id: int) -> None:
-    _, chapters = _snapshot(settings, project_id)
+def _print_attention(engine: Engine, project_id: int) -> None:
+    _, chapters = _snapshot(engine, project_id)
     console.print("[yellow]Some chapters failed;[/] the project waits for a replay:")
     for chapter in chapters:
         if chapter.state == "failed":
