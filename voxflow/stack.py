@@ -204,11 +204,14 @@ class LocalStack:
                 self.temporal = TemporalDevServer(self.settings, self.temporal_args).start()
                 self._exit.callback(self.temporal.stop)
             if self.want_torchserve:
+                from voxflow.registry import load_registry
                 from voxflow.serving import TorchServeProcess, build_model_store
 
-                build_model_store(self.settings)
+                # One machine, no GPU: the embedded stack serves the cpu pool's voices.
+                voices = [v.name for v in load_registry(self.settings).in_pool("cpu")]
+                build_model_store(self.settings, voices)
                 self.torchserve = self._exit.enter_context(
-                    TorchServeProcess.from_settings(self.settings)
+                    TorchServeProcess.from_settings(self.settings, models=voices)
                 )
             if self.want_worker:
                 self.worker = TemporalWorkerProcess(self.settings).start()

@@ -25,7 +25,7 @@ async def delete_topology(settings: Settings) -> None:
         for queue in [*(names.jobs_queue(p) for p in broker.POOLS), names.results_queue]:
             await channel.queue_delete(queue)
         await channel.queue_delete(names.dead_queue)
-        for exchange in (names.jobs_exchange, names.dead_exchange):
+        for exchange in (names.jobs_exchange, names.results_exchange, names.dead_exchange):
             await channel.exchange_delete(exchange)
     finally:
         await connection.close()

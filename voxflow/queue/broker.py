@@ -1,7 +1,10 @@
 """RabbitMQ topology and publishing, declared idempotently by every process that uses it.
 
 - `{prefix}.jobs`: a direct exchange; routing key = pool, one quorum queue per pool.
-- `{prefix}.results`: the quorum queue inference workers publish results to.
+- `{prefix}.results`: a direct exchange and the quorum queue bound to it, where inference
+  workers publish results. Every name starts with the prefix, so a broker user whose permissions
+  are `^{prefix}\\.` (deploy/k8s/base/rabbitmq.yaml) may do all of it; nothing goes through the
+  default exchange (`amq.default`), which such a user may not write to.
 - `{prefix}.dlx` → `{prefix}.dead`: where jobs go that failed past their attempts, or that
   the broker gave up on past its delivery limit (workers crashing on them).
 """
@@ -23,10 +26,11 @@ from aio_pika.abc import (
 )
 from pydantic import BaseModel
 
-from voxflow.errors import ServiceUnavailable
+from voxflow.errors import ConfigError, ServiceUnavailable
 from voxflow.settings import Settings
 
 POOLS = ("cpu", "gpu")
+RESULT_ROUTING_KEY = "result"
 log = logging.getLogger("voxflow.queue")
 
 
@@ -40,6 +44,10 @@ class Names:
 
     def jobs_queue(self, pool: str) -> str:
         return f"{self.prefix}.jobs.{pool}"
+
+    @property
+    def results_exchange(self) -> str:
+        return f"{self.prefix}.results"
 
     @property
     def results_queue(self) -> str:
@@ -57,6 +65,7 @@ class Names:
 @dataclass
 class Topology:
     jobs: AbstractExchange
+    results_exchange: AbstractExchange
     dead: AbstractExchange
     job_queues: dict[str, AbstractQueue]
     results: AbstractQueue
@@ -103,8 +112,12 @@ async def declare(channel: AbstractChannel, settings: Settings) -> Topology:
         queue = await channel.declare_queue(names.jobs_queue(pool), durable=True, arguments=quorum)
         await queue.bind(jobs, routing_key=pool)
         job_queues[pool] = queue
+    results_exchange = await channel.declare_exchange(
+        names.results_exchange, aio_pika.ExchangeType.DIRECT, durable=True
+    )
     results = await channel.declare_queue(names.results_queue, durable=True, arguments=quorum)
-    return Topology(jobs, dead, job_queues, results, dead_queue)
+    await results.bind(results_exchange, routing_key=RESULT_ROUTING_KEY)
+    return Topology(jobs, results_exchange, dead, job_queues, results, dead_queue)
 
 
 STARTUP_ATTEMPTS = 15
@@ -137,6 +150,15 @@ async def open_consumer(
             log.warning("broker not ready (%r); retrying in 1 s", error)
             await asyncio.sleep(1.0)
     raise AssertionError("unreachable")
+
+
+def fatal_refusal(settings: Settings, what: str, error: Exception) -> ConfigError:
+    """The broker refused an operation for lack of permission: retrying cannot help."""
+    return ConfigError(
+        f"RabbitMQ at {_safe(settings.amqp_url)} refused to take {what} ({error}); the broker "
+        f"user needs configure, write and read permission on names matching "
+        f"'^{settings.queue_prefix}\\.' (the Permission in deploy/k8s/base/rabbitmq.yaml)"
+    )
 
 
 def persistent(message: BaseModel, **headers: object) -> aio_pika.Message:

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from temporalio.client import Client
 
 from voxflow.artifacts import open_store
+from voxflow.errors import VoxflowError
 from voxflow.inference import InferenceError, TorchServeClient
 from voxflow.queue import broker
 from voxflow.queue.acks import settle
@@ -28,6 +29,13 @@ from voxflow.synthesis import SegmentWork, Target, synthesize_segments
 
 log = logging.getLogger("voxflow.inference_worker")
 HEARTBEAT_EVERY_S = 5.0
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    for waiter in pending:
+        waiter.cancel()
 
 
 def delivery_attempt(message: AbstractIncomingMessage) -> int:
@@ -47,6 +55,10 @@ class InferenceWorker:
         self.in_flight: set[asyncio.Task] = set()
         self.synthesizing: dict[str, asyncio.Future[float]] = {}  # audio key → its synthesis
         self.processed = 0
+        # Set when the broker refuses this worker for good (permissions): it must exit non-zero
+        # so its supervisor restarts it and the reason lands in its log, not stall silently.
+        self.failure: VoxflowError | None = None
+        self._halt = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set, then finish what is in flight (SIGTERM in a pod)."""
@@ -61,7 +73,7 @@ class InferenceWorker:
         )
         try:
             log.info("inference worker %s consuming %s", self.name, consumers[0][0].name)
-            await stop.wait()
+            await _first_of(stop, self._halt)
             for queue, tag in consumers:
                 await queue.cancel(tag)
             if self.in_flight:
@@ -70,6 +82,8 @@ class InferenceWorker:
         finally:
             await self.client.aclose()
             await connection.close()
+        if self.failure is not None:
+            raise self.failure
 
     async def _temporal(self) -> Client | None:
         """Heartbeats are best-effort: a worker that cannot reach Temporal still does its job."""
@@ -87,6 +101,10 @@ class InferenceWorker:
         self.in_flight.add(task)
         try:
             await self._handle(message)
+        except VoxflowError as error:
+            log.error("inference worker %s stops: %s", self.name, error)
+            self.failure = error
+            self._halt.set()
         finally:
             self.in_flight.discard(task)
 
@@ -144,22 +162,21 @@ class InferenceWorker:
                 for o in outcomes
             ],
         )
-        await self._publish_durably(
-            broker.persistent(result), self.topology_results_key(), "result of " + job.job_id
-        )
+        await self._publish_durably(broker.persistent(result), "result of " + job.job_id)
         await settle(message.ack(), "ack")
         self.processed += 1
 
-    def topology_results_key(self) -> str:
-        return broker.Names(self.settings.queue_prefix).results_queue
-
-    async def _publish_durably(self, body: aio_pika.Message, routing_key: str, what: str) -> None:
-        """Publish through the default exchange until the broker confirms it (it may restart)."""
+    async def _publish_durably(self, body: aio_pika.Message, what: str) -> None:
+        """Publish to the results exchange until the broker confirms it (it may restart)."""
         delay = 0.5
         while True:
             try:
-                await self.channel.default_exchange.publish(body, routing_key=routing_key)
+                await self.topology.results_exchange.publish(
+                    body, routing_key=broker.RESULT_ROUTING_KEY
+                )
                 return
+            except aio_pika.exceptions.ChannelAccessRefused as error:
+                raise broker.fatal_refusal(self.settings, what, error) from error
             except Exception as error:  # broker restarting: the robust channel comes back
                 log.warning("publishing %s failed (%s); retrying in %.1fs", what, error, delay)
                 await asyncio.sleep(delay)
@@ -182,6 +199,8 @@ class InferenceWorker:
             try:
                 await self.topology.dead.publish(dead, routing_key="")
                 break
+            except aio_pika.exceptions.ChannelAccessRefused as error:
+                raise broker.fatal_refusal(self.settings, "a dead letter", error) from error
             except Exception as error:
                 log.warning("dead-lettering failed (%s); retrying in %.1fs", error, delay)
                 await asyncio.sleep(delay)
