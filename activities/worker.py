@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
@@ -17,6 +18,8 @@ from voxflow.conversion import connect
 from voxflow.settings import Settings
 from workflows.chapter import ChapterWorkflow
 from workflows.project import ProjectWorkflow
+
+log = logging.getLogger("voxflow.temporal_worker")
 
 
 def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
@@ -48,6 +51,14 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     client = await connect(settings)
     with ThreadPoolExecutor(max_workers=settings.worker_max_activities) as executor:
         async with build_worker(client, settings, executor):
+            log.info(
+                "temporal worker polling task queue %s in namespace %s at %s (dispatch %s)",
+                settings.temporal_task_queue,
+                settings.temporal_namespace,
+                settings.temporal_address,
+                settings.dispatch,
+            )
             await stop.wait()
+            log.info("temporal worker stopping: finishing the activities in flight")
     # sdk-python#300: give the core a moment before interpreter teardown.
     await asyncio.sleep(0.1)

@@ -57,9 +57,10 @@ data "oci_containerengine_node_pool_option" "voxflow" {
 
 locals {
   k8s_version_pattern = replace(trimprefix(var.kubernetes_version, "v"), ".", "\\.")
+  # Name → image OCIDs (grouped with `...`, so a name listed twice cannot fail the plan).
   oke_image_ids = {
     for source in data.oci_containerengine_node_pool_option.voxflow.sources :
-    source.source_name => source.image_id if upper(source.source_type) == "IMAGE"
+    source.source_name => source.image_id... if upper(source.source_type) == "IMAGE"
   }
   # Newest first: the build date is part of the name, so a reverse lexical sort orders them.
   oke_cpu_images = reverse(sort([
@@ -70,8 +71,8 @@ locals {
     for name in keys(local.oke_image_ids) : name
     if can(regex("^Oracle-Linux-8\\.[0-9]+-Gen2-GPU-20[0-9.]+-[0-9]+-OKE-${local.k8s_version_pattern}-", name))
   ]))
-  cpu_image_id = var.cpu_image_id != "" ? var.cpu_image_id : try(local.oke_image_ids[local.oke_cpu_images[0]], null)
-  gpu_image_id = var.gpu_image_id != "" ? var.gpu_image_id : try(local.oke_image_ids[local.oke_gpu_images[0]], null)
+  cpu_image_id = var.cpu_image_id != "" ? var.cpu_image_id : try(local.oke_image_ids[local.oke_cpu_images[0]][0], null)
+  gpu_image_id = var.gpu_image_id != "" ? var.gpu_image_id : try(local.oke_image_ids[local.oke_gpu_images[0]][0], null)
 
   gpu_availability_domains = (
     length(var.gpu_availability_domains) > 0

@@ -25,15 +25,17 @@ resource "oci_identity_dynamic_group" "nodes" {
 }
 
 # The kubelet pulls the Voxflow images from OCIR with the node's instance principal, so no
-# imagePullSecrets are needed (deploy/README.md step 8).
+# imagePullSecrets are needed (deploy/README.md step 8); the nodes also write container logs.
 resource "oci_identity_policy" "nodes" {
   provider       = oci.home
   compartment_id = var.tenancy_ocid
   name           = "${var.name_prefix}-oke-nodes"
-  description    = "Voxflow OKE nodes pull images from OCI Registry"
+  description    = "Voxflow OKE nodes pull images from OCI Registry and write container logs"
   freeform_tags  = var.freeform_tags
   statements = [
     "Allow dynamic-group ${oci_identity_dynamic_group.nodes.name} to read repos in ${local.ocir_scope}",
+    # The unified monitoring agent ships container logs to the custom log (logging.tf).
+    "Allow dynamic-group ${oci_identity_dynamic_group.nodes.name} to use log-content in ${local.compartment_scope}",
   ]
 }
 

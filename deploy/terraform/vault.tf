@@ -72,18 +72,19 @@ resource "random_password" "web_secret_key" {
 locals {
   # Secret name → description. Not sensitive, so it can drive for_each; the values are below.
   vault_secret_names = {
-    "voxflow-database-url"       = "VOXFLOW_DATABASE_URL (web, Temporal worker, relay)"
-    "voxflow-amqp-username"      = "RabbitMQ user of the Voxflow processes"
-    "voxflow-amqp-password"      = "RabbitMQ password of the Voxflow processes"
-    "voxflow-keda-username"      = "RabbitMQ monitoring user for KEDA"
-    "voxflow-keda-password"      = "RabbitMQ monitoring password for KEDA"
-    "voxflow-torchserve-token"   = "VOXFLOW_TORCHSERVE_TOKEN (inference workers, TorchServe token proxy)"
-    "voxflow-api-token"          = "VOXFLOW_API_TOKEN (web API bearer token)"
-    "voxflow-web-password"       = "VOXFLOW_WEB_PASSWORD (web UI admin)"
-    "voxflow-web-secret-key"     = "VOXFLOW_WEB_SECRET_KEY (web session signing)"
-    "voxflow-oci-config"         = "OCI config file, only for VOXFLOW_OCI_AUTH=config"
-    "voxflow-oci-api-key"        = "OCI API signing key, only for VOXFLOW_OCI_AUTH=config"
-    "temporal-postgres-password" = "Password of the PostgreSQL user temporal (Temporal server)"
+    "voxflow-database-url"        = "VOXFLOW_DATABASE_URL (web, Temporal worker, relay)"
+    "voxflow-amqp-username"       = "RabbitMQ user of the Voxflow processes"
+    "voxflow-amqp-password"       = "RabbitMQ password of the Voxflow processes"
+    "voxflow-keda-username"       = "RabbitMQ monitoring user for KEDA"
+    "voxflow-keda-password"       = "RabbitMQ monitoring password for KEDA"
+    "voxflow-torchserve-token"    = "VOXFLOW_TORCHSERVE_TOKEN (inference workers, TorchServe token proxy)"
+    "voxflow-api-token"           = "VOXFLOW_API_TOKEN (web API bearer token)"
+    "voxflow-web-password"        = "VOXFLOW_WEB_PASSWORD (web UI admin)"
+    "voxflow-web-secret-key"      = "VOXFLOW_WEB_SECRET_KEY (web session signing)"
+    "voxflow-oci-config"          = "OCI config file, only for VOXFLOW_OCI_AUTH=config"
+    "voxflow-oci-api-key"         = "OCI API signing key, only for VOXFLOW_OCI_AUTH=config"
+    "temporal-postgres-password"  = "Password of the PostgreSQL user temporal (Temporal server)"
+    "voxflow-postgres-ca"         = "CA certificate of the PostgreSQL endpoint (Temporal verifies the host with it)"
     "voxflow-psql-admin-password" = "Administrator password of the PostgreSQL DB system (not read by any pod)"
   }
 
@@ -104,6 +105,7 @@ locals {
     "voxflow-oci-config"          = var.oci_config_file != "" ? var.oci_config_file : "# unused: VOXFLOW_OCI_AUTH=workload_identity\n"
     "voxflow-oci-api-key"         = var.oci_api_key_pem != "" ? var.oci_api_key_pem : "unused: VOXFLOW_OCI_AUTH=workload_identity\n"
     "temporal-postgres-password"  = random_password.temporal_db.result
+    "voxflow-postgres-ca"         = data.oci_psql_db_system_connection_detail.voxflow.ca_certificate
     "voxflow-psql-admin-password" = random_password.psql_admin.result
   }
 }

@@ -31,6 +31,10 @@ CUSTOM_KINDS = {
     ("rabbitmq.com/v1beta1", "RabbitmqCluster"),
     ("rabbitmq.com/v1beta1", "User"),
     ("rabbitmq.com/v1beta1", "Permission"),
+    # components/monitoring: checked against their CRDs' fields in test_monitoring.py
+    ("monitoring.coreos.com/v1", "PodMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
+    ("monitoring.coreos.com/v1alpha1", "PrometheusAgent"),
 }
 FOLDERS = [f"overlays/{name}" for name in OVERLAYS] + ["base", "temporal-secrets"]
 

@@ -17,6 +17,7 @@ import json
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -83,6 +84,10 @@ class ObjectStorageServer:
         self.keys: dict[str, Any] = {}
         self.requests: list[tuple[str, str]] = []
         self.faults: list[Fault] = []
+        # IAM: called with (key id, permissions the request needs, bucket) and answering the
+        # permissions refused; a refusal is OCI's 404 NotAuthorizedOrNotFound. None: allow all.
+        self.authorize: Callable[[str, set[str], str | None], set[str]] | None = None
+        self.denials: list[tuple[str, str, str, str]] = []  # key id, method, path, missing
         self.lock = threading.RLock()
         self.httpd: ThreadingHTTPServer | None = None
 
@@ -224,6 +229,8 @@ class _Handler(BaseHTTPRequestHandler):
         fault = state.take_fault(self.command, split.path)
         if fault is not None:
             return self._error(fault.status, fault.code, f"injected {fault.code}")
+        if not self._authorized(parts):
+            return None
         if parts in (["n"], ["n", ""]) and self.command == "GET":
             return self._json(200, state.namespace)
         if len(parts) < 4 or parts[0] != "n" or parts[2] != "b":
@@ -262,6 +269,50 @@ class _Handler(BaseHTTPRequestHandler):
         return handler()
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _dispatch
+
+    def _key_id(self) -> str:
+        header = self.headers.get("Authorization", "")
+        return dict(re.findall(r'(\w+)="([^"]*)"', header)).get("keyId", "")
+
+    def _authorized(self, parts: list[str]) -> bool:
+        """Ask the IAM hook, with the permissions OCI's policy reference lists per operation."""
+        state = self.state
+        if state.authorize is None:
+            return True
+        bucket = parts[3] if len(parts) >= 4 and parts[2] == "b" else None
+        needed = self._permissions(parts, bucket)
+        missing = state.authorize(self._key_id(), needed, bucket)
+        if not missing:
+            return True
+        with state.lock:
+            state.denials.append(
+                (self._key_id(), self.command, self.path, ",".join(sorted(missing)))
+            )
+        self._error(404, "NotAuthorizedOrNotFound", "Authorization failed or requested resource "
+                    f"not found (missing {', '.join(sorted(missing))})")  # fmt: skip
+        return False
+
+    def _permissions(self, parts: list[str], bucket: str | None) -> set[str]:
+        if bucket is None:
+            return {"OBJECTSTORAGE_NAMESPACE_READ"}
+        rest = parts[4:]
+        kind = rest[0] if rest else ""
+        with self.state.lock:
+            exists = len(rest) == 2 and rest[1] in self.state.buckets.get(bucket, {})
+        write = {"OBJECT_OVERWRITE" if exists else "OBJECT_CREATE"}
+        table = {
+            ("HEAD", ""): {"BUCKET_INSPECT"},
+            ("GET", ""): {"BUCKET_READ"},
+            ("GET", "o"): {"OBJECT_INSPECT"} if len(rest) == 1 else {"OBJECT_READ"},
+            ("HEAD", "o"): {"OBJECT_READ"},
+            ("PUT", "o"): write,
+            ("DELETE", "o"): {"OBJECT_DELETE"},
+            ("POST", "u"): {"OBJECT_CREATE"} if len(rest) == 1 else write,
+            ("PUT", "u"): {"OBJECT_CREATE"},
+            ("DELETE", "u"): {"OBJECT_DELETE"},
+            ("POST", "p"): {"PAR_MANAGE"},
+        }
+        return table.get((self.command, kind), {"UNKNOWN_OPERATION"})
 
     # ---------------------------------------------------------------- objects
 

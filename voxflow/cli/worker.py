@@ -18,7 +18,15 @@ app.add_typer(worker_app, name="worker")
 
 def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
     """SIGTERM or Ctrl-C sets the stop event: the worker finishes in-flight work, then exits."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # force: migrations (Alembic's fileConfig) may have configured logging already, and a
+    # worker that logs nothing cannot say why it stalls.
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        force=True,
+    )
+    for name in ("voxflow", "activities"):
+        logging.getLogger(name).disabled = False
 
     async def runner() -> None:
         stop = asyncio.Event()
