@@ -56,8 +56,17 @@ def test_overlays_render_what_they_should():
     }
     assert gpu_only <= names
     assert not gpu_only & cpu_names
-    gpu_extras = {("Service", "torchserve-gpu"), ("PodDisruptionBudget", "inference-worker-gpu")}
-    assert names - gpu_only - gpu_extras == cpu_names
+    gpu_extras = {
+        ("Service", "torchserve-gpu"),
+        ("PodDisruptionBudget", "inference-worker-gpu"),
+        ("ScaledObject", "torchserve-gpu"),
+    }
+
+    def unhashed(found: set[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Generated ConfigMaps by name only: the registry differs (no gpu voices in oke-cpu)."""
+        return {(k, n.rsplit("-", 1)[0] if k == "ConfigMap" else n) for k, n in found}
+
+    assert unhashed(names - gpu_only - gpu_extras) == unhashed(cpu_names)
     for obj in oke + cpu:
         if obj["kind"] != "Namespace":
             assert obj["metadata"].get("namespace") == "voxflow", obj["metadata"]["name"]
@@ -121,7 +130,7 @@ def test_external_secrets_reference_the_store_and_vault_keys(objects):
             assert re.fullmatch(r"[a-z0-9-]+", item["remoteRef"]["key"])
         template = (spec["target"].get("template") or {}).get("data", {})
         for value in template.values():  # templates only combine the fetched keys
-            used = set(re.findall(r"\{\{\s*\.(\w+)\s*\}\}", value))
+            used = set(re.findall(r"\{\{\s*\.(\w+)\s*(?:\|\s*urlquery\s*)?\}\}", value))
             assert used and used <= {i["secretKey"] for i in spec["data"]}
 
 
@@ -137,7 +146,12 @@ def test_scaled_objects_and_trigger_auth(objects):
         assert spec["scaleTargetRef"]["name"] in deployments
         assert 1 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
         for trigger in spec["triggers"]:
-            assert trigger["authenticationRef"]["name"] in auths
+            if trigger["type"] == "rabbitmq":
+                assert trigger["authenticationRef"]["name"] in auths
+            else:  # TorchServe scales on its own metrics, read from the in-cluster Prometheus
+                assert trigger["type"] == "prometheus", trigger
+                assert trigger["metadata"]["serverAddress"].startswith("http://prometheus")
+                assert float(trigger["metadata"]["threshold"]) > 0
 
 
 def test_rabbitmq_resources(objects):
@@ -159,7 +173,10 @@ def test_rabbitmq_resources(objects):
         assert permission["spec"]["rabbitmqClusterReference"]["name"] == cluster["metadata"]["name"]
     # The app's AMQP URL and the broker user come from the same vault secrets.
     amqp = named(objects, "ExternalSecret", "voxflow-amqp")["spec"]["target"]["template"]["data"]
-    assert "{{ .username }}:{{ .password }}@voxflow-rabbitmq." in amqp["VOXFLOW_AMQP_URL"]
+    assert (
+        "{{ .username | urlquery }}:{{ .password | urlquery }}@voxflow-rabbitmq."
+        in amqp["VOXFLOW_AMQP_URL"]
+    ), "credentials in a URL are URL-encoded"
     assert users["voxflow-app"]["spec"]["importCredentialsSecret"]["name"] == "voxflow-amqp"
 
 
