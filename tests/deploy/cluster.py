@@ -38,6 +38,7 @@ VENV_BIN = Path(sys.executable).parent
 IMAGE_ENV = {
     "PATH": f"{VENV_BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "PYTHONUNBUFFERED": "1",
+    "PYTHONPATH": str(REPO),  # the images install this checkout's code
     "LANG": "C.UTF-8",
 }
 # Files the images hold at fixed paths, and where they come from in this repository.
