@@ -15,9 +15,23 @@ command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 # The web app's browser test drives Debian's Chromium (playwright never downloads a browser).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# The rendered-deployment test (tests/deploy/test_runs_as_rendered.py) runs each pod in its own
+# network namespace (util-linux unshare/nsenter, iproute2), wires Service DNS with socat, and
+# runs TorchServe's token proxy in Debian's nginx; promtool checks the alert rules.
+command -v unshare >/dev/null || missing+=(util-linux)
+command -v ip >/dev/null || missing+=(iproute2)
+command -v socat >/dev/null || missing+=(socat)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+command -v promtool >/dev/null || missing+=(prometheus)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "==> apt-get install ${missing[*]}"
     apt_install "${missing[@]}"
+    # Debian starts the services these packages bring; the tests run their own.
+    for service in nginx prometheus; do
+        command -v systemctl >/dev/null && systemctl disable --now "$service" >/dev/null 2>&1
+        command -v service >/dev/null && service "$service" stop >/dev/null 2>&1
+    done
+    true
 fi
 
 PYTHON="${PYTHON:-python3.11}"

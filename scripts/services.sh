@@ -14,7 +14,16 @@ if ! port_open 5672 && command -v rabbitmq-server >/dev/null; then
     rabbitmq-server -detached || true
     for _ in $(seq 1 60); do port_open 5672 && break; sleep 1; done
 fi
-for port in 5432 5672; do
+# The rendered-deployment test reads queue lengths through the management API, as KEDA does,
+# and the monitoring tests scrape the broker's Prometheus endpoint, as the PodMonitor does.
+if command -v rabbitmq-plugins >/dev/null && port_open 5672; then
+    if ! port_open 15672 || ! port_open 15692; then
+        echo "==> enabling rabbitmq_management and rabbitmq_prometheus"
+        rabbitmq-plugins enable rabbitmq_management rabbitmq_prometheus >/dev/null || true
+        for _ in $(seq 1 30); do port_open 15672 && port_open 15692 && break; sleep 1; done
+    fi
+fi
+for port in 5432 5672 15672 15692; do
     port_open "$port" || echo "warning: nothing answers on 127.0.0.1:$port; tests that need it will fail under CI=true"
 done
 exit 0

@@ -21,10 +21,11 @@ from voxflow.contracts import ConversionOptions, ProjectInput, ProjectProgress
 from voxflow.db import make_engine, migrate, repository, session_scope
 from voxflow.db.models import DispatchMode
 from voxflow.document import Document
-from voxflow.errors import InputError, ServiceUnavailable, VoxflowError
+from voxflow.errors import InputError, VoxflowError
 from voxflow.importers import load_document_bytes
 from voxflow.registry import load_registry
 from voxflow.settings import Settings
+from voxflow.temporal_client import connect
 
 PROJECT_WORKFLOW = "ProjectWorkflow"
 
@@ -58,18 +59,6 @@ def options_from_settings(settings: Settings, voice: str, output_format: str) ->
         dispatch=settings.dispatch,
         queue_heartbeat_timeout_s=settings.queue_heartbeat_timeout_s,
     )
-
-
-async def connect(settings: Settings) -> Client:
-    try:
-        return await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace
-        )
-    except Exception as error:  # the SDK raises RuntimeError for a refused connection
-        raise ServiceUnavailable(
-            f"Temporal is not reachable at {settings.temporal_address}; start the local stack "
-            "with `voxflow up` or set VOXFLOW_TEMPORAL_ADDRESS"
-        ) from error
 
 
 @dataclass

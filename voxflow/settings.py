@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_task_queue: str = "voxflow"
     temporal_ui_url: str = "http://127.0.0.1:8233"
+    # mTLS to a Temporal frontend that requires client certificates (the OKE deployment).
+    temporal_tls_ca_file: Path | None = None
+    temporal_tls_cert_file: Path | None = None
+    temporal_tls_key_file: Path | None = None
+    temporal_tls_server_name: str | None = None
 
     # Orchestration: how a conversion is cut into jobs and how much runs at once.
     job_max_segments: int = 16

@@ -16,11 +16,11 @@ from urllib.parse import urlparse
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-from temporalio.client import Client
 
 from voxflow.errors import ServiceUnavailable
 from voxflow.processes import ManagedProcess, port_open, require_free_port, split_address
 from voxflow.settings import Settings
+from voxflow.temporal_client import connect
 
 
 def temporal_binary() -> str:
@@ -47,9 +47,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
 async def worker_is_polling(settings: Settings) -> bool:
     """True when some Temporal worker polls our task queue (a stack is really running)."""
     try:
-        client = await Client.connect(
-            settings.temporal_address, namespace=settings.temporal_namespace
-        )
+        client = await connect(settings)
         response = await client.workflow_service.describe_task_queue(
             DescribeTaskQueueRequest(
                 namespace=settings.temporal_namespace,

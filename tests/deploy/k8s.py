@@ -90,8 +90,11 @@ def selects(selector: Obj, labels: dict[str, str]) -> bool:
 
 
 def secrets_made(objects: list[Obj]) -> dict[str, set[str]]:
-    """Secret name → keys, for every Secret an ExternalSecret creates."""
-    made: dict[str, set[str]] = {}
+    """Secret name → keys, for every Secret an ExternalSecret or a Certificate makes."""
+    made: dict[str, set[str]] = {
+        c["spec"]["secretName"]: {"tls.crt", "tls.key", "ca.crt"}
+        for c in of_kind(objects, "Certificate")
+    }
     for external in of_kind(objects, "ExternalSecret"):
         target = external["spec"]["target"]
         keys = {item["secretKey"] for item in external["spec"].get("data", [])}

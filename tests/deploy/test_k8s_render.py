@@ -24,6 +24,8 @@ from tests.deploy.k8s import (
 )
 
 CUSTOM_KINDS = {
+    ("cert-manager.io/v1", "Certificate"),
+    ("cert-manager.io/v1", "ClusterIssuer"),
     ("external-secrets.io/v1", "SecretStore"),
     ("external-secrets.io/v1", "ExternalSecret"),
     ("keda.sh/v1alpha1", "ScaledObject"),

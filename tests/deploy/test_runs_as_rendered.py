@@ -19,6 +19,8 @@ Deployment, and KEDA, the operators and ESO themselves (their output is rendered
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import contextlib
 import secrets as random
 import shutil
@@ -34,10 +36,12 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, text
 
+from tests.deploy.certs import LocalCA, issue_certificates
 from tests.deploy.cluster import Cluster
 from tests.deploy.eso import render_external_secrets
 from tests.deploy.iam import Principal, allowed, load_policy
 from tests.deploy.k8s import REPO, config_map_by_prefix, named, of_kind, render
+from tests.deploy.tls_proxy import MutualTLSProxy
 from tests.plugins.oci_endpoint import (
     ObjectStorageServer,
     StoredObject,
@@ -61,7 +65,7 @@ TOOLS = ("unshare", "nsenter", "setpriv", "socat", "nginx", "rabbitmqctl", "ip")
 
 def password() -> str:
     """What `openssl rand -base64 32` gives, with '/', '+' and '=' always in it."""
-    return random.token_urlsafe(18) + "/+="
+    return base64.b64encode(random.token_bytes(24)).decode() + "a/b+c="
 
 
 def rabbitmqctl(*args: str) -> str:
@@ -134,6 +138,8 @@ def test_the_oke_overlay_converts_books_as_rendered(workdir, cleanup):
     }
     # The OCI API-key Secret is for clusters without workload identity: left unmade (optional).
     secrets = render_external_secrets(objects, vault, skip=frozenset({"voxflow-oci-config"}))
+    ca = LocalCA.create()  # cert-manager's temporal-ca
+    secrets.update(issue_certificates(objects, ca))
 
     # --- RabbitMQ as the RabbitmqCluster, User and Permission objects say
     vhost = f"voxflow-rendered-{run}"
@@ -233,11 +239,14 @@ def test_the_oke_overlay_converts_books_as_rendered(workdir, cleanup):
             "VOXFLOW_TEMPORAL_NAMESPACE": f"{config['VOXFLOW_TEMPORAL_NAMESPACE']}-{run}",
         }
 
+    # The frontend's mTLS, as deploy/temporal/values.yaml configures it (requireClientAuth),
+    # in front of the dev server, which has no TLS of its own.
+    tls_port = frontend_tls(workdir, ca, temporal_port, cleanup)
     temporal_host, _, temporal_frontend = config["VOXFLOW_TEMPORAL_ADDRESS"].rpartition(":")
     external = {
         (amqp_host, 5672): 5672,
         (amqp_host, 15672): 15672,
-        (temporal_host, int(temporal_frontend)): temporal_port,
+        (temporal_host, int(temporal_frontend)): tls_port,
         (DB_HOST, 5432): 5432,
         (OCI_HOST, urlsplit(oci.url).port): urlsplit(oci.url).port,
     }
@@ -249,6 +258,7 @@ def test_the_oke_overlay_converts_books_as_rendered(workdir, cleanup):
         cluster.start()
         cluster.wait_ready()
         assert not oci.denials, f"IAM refused: {oci.denials}"
+        assert_frontend_refuses_anonymous(tls_port, ca)
 
         # KEDA's view: its rendered host URL and user read the queue lengths it scales on.
         keda = secrets[named(objects, "TriggerAuthentication", "voxflow-rabbitmq")["spec"]
@@ -298,6 +308,32 @@ def test_the_oke_overlay_converts_books_as_rendered(workdir, cleanup):
 def drop_database(admin, name: str) -> None:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def frontend_tls(workdir: Path, ca: LocalCA, temporal_port: int, cleanup) -> int:
+    """A TLS listener with the frontend's certificate that requires a client certificate."""
+    values = yaml.safe_load((REPO / "deploy" / "temporal" / "values.yaml").read_text())
+    frontend = values["server"]["config"]["tls"]["frontend"]["server"]
+    assert frontend["requireClientAuth"] is True
+    certificate = named(render("temporal-secrets"), "Certificate", "temporal-frontend")["spec"]
+    issued = ca.issue(certificate["commonName"], certificate["dnsNames"], certificate["usages"])
+    folder = workdir / "temporal-tls"
+    folder.mkdir()
+    for name, pem in issued.items():
+        (folder / name).write_text(pem)
+    proxy = MutualTLSProxy(folder / "tls.crt", folder / "tls.key", folder / "ca.crt", temporal_port)
+    cleanup.callback(proxy.stop)
+    return proxy.port
+
+
+def assert_frontend_refuses_anonymous(port: int, ca: LocalCA) -> None:
+    """Without a client certificate, Temporal's frontend lets nobody in."""
+    from temporalio.client import Client
+    from temporalio.service import TLSConfig
+
+    tls = TLSConfig(server_root_ca_cert=ca.pem.encode(), domain="temporal-frontend")
+    with pytest.raises(RuntimeError):
+        asyncio.run(Client.connect(f"127.0.0.1:{port}", tls=tls))
 
 
 def web_get(cluster: Cluster, web, token: str, path: str) -> httpx.Response:

@@ -1,10 +1,11 @@
 """RabbitMQ topology and publishing, declared idempotently by every process that uses it.
 
 - `{prefix}.jobs`: a direct exchange; routing key = pool, one quorum queue per pool.
-- `{prefix}.results`: a direct exchange and the quorum queue bound to it, where inference
-  workers publish results. Every name starts with the prefix, so a broker user whose permissions
-  are `^{prefix}\\.` (deploy/k8s/base/rabbitmq.yaml) may do all of it; nothing goes through the
-  default exchange (`amq.default`), which such a user may not write to.
+- `{prefix}.results.exchange` → `{prefix}.results`: a direct exchange and the quorum queue
+  bound to it, where inference workers publish results. Every name starts with the prefix, so
+  a broker user whose permissions are `^{prefix}\\.` (deploy/k8s/base/rabbitmq.yaml) may do all
+  of it; nothing goes through the default exchange (`amq.default`), which such a user may not
+  write to.
 - `{prefix}.dlx` → `{prefix}.dead`: where jobs go that failed past their attempts, or that
   the broker gave up on past its delivery limit (workers crashing on them).
 """
@@ -17,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aio_pika
+import aiormq
 import yarl
 from aio_pika.abc import (
     AbstractChannel,
@@ -47,7 +49,7 @@ class Names:
 
     @property
     def results_exchange(self) -> str:
-        return f"{self.prefix}.results"
+        return f"{self.prefix}.results.exchange"
 
     @property
     def results_queue(self) -> str:
@@ -140,6 +142,9 @@ async def open_consumer(
             await channel.set_qos(prefetch_count=prefetch)
             topology = await declare(channel, settings)
             return connection, channel, topology, await subscribe(topology)
+        except aiormq.exceptions.ChannelAccessRefused as error:
+            await connection.close()
+            raise fatal_refusal(settings, "the queue setup", error) from error
         except (aio_pika.exceptions.AMQPError, ConnectionError) as error:
             await connection.close()
             if attempt == STARTUP_ATTEMPTS:

@@ -14,6 +14,7 @@ import os
 import socket
 
 import aio_pika
+import aiormq
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 from temporalio.client import Client
@@ -26,6 +27,7 @@ from voxflow.queue.acks import settle
 from voxflow.queue.messages import JobMessage, ResultMessage, SegmentResult, decode_token
 from voxflow.settings import Settings
 from voxflow.synthesis import SegmentWork, Target, synthesize_segments
+from voxflow.temporal_client import connect
 
 log = logging.getLogger("voxflow.inference_worker")
 HEARTBEAT_EVERY_S = 5.0
@@ -75,7 +77,9 @@ class InferenceWorker:
             log.info("inference worker %s consuming %s", self.name, consumers[0][0].name)
             await _first_of(stop, self._halt)
             for queue, tag in consumers:
-                await queue.cancel(tag)
+                # After a refusal the broker has closed the channel: nothing left to cancel.
+                with contextlib.suppress(aiormq.exceptions.AMQPError, RuntimeError):
+                    await queue.cancel(tag)
             if self.in_flight:
                 log.info("finishing %d jobs in flight before exit", len(self.in_flight))
                 await asyncio.gather(*self.in_flight, return_exceptions=True)
@@ -88,10 +92,8 @@ class InferenceWorker:
     async def _temporal(self) -> Client | None:
         """Heartbeats are best-effort: a worker that cannot reach Temporal still does its job."""
         try:
-            return await Client.connect(
-                self.settings.temporal_address, namespace=self.settings.temporal_namespace
-            )
-        except Exception as error:
+            return await connect(self.settings, "the inference worker")
+        except VoxflowError as error:
             log.warning("no Temporal heartbeats: %s", error)
             return None
 
@@ -175,7 +177,7 @@ class InferenceWorker:
                     body, routing_key=broker.RESULT_ROUTING_KEY
                 )
                 return
-            except aio_pika.exceptions.ChannelAccessRefused as error:
+            except aiormq.exceptions.ChannelAccessRefused as error:
                 raise broker.fatal_refusal(self.settings, what, error) from error
             except Exception as error:  # broker restarting: the robust channel comes back
                 log.warning("publishing %s failed (%s); retrying in %.1fs", what, error, delay)
@@ -199,7 +201,7 @@ class InferenceWorker:
             try:
                 await self.topology.dead.publish(dead, routing_key="")
                 break
-            except aio_pika.exceptions.ChannelAccessRefused as error:
+            except aiormq.exceptions.ChannelAccessRefused as error:
                 raise broker.fatal_refusal(self.settings, "a dead letter", error) from error
             except Exception as error:
                 log.warning("dead-lettering failed (%s); retrying in %.1fs", error, delay)

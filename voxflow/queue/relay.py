@@ -13,18 +13,17 @@ import logging
 
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
-from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from voxflow.contracts import JobTotals
 from voxflow.db import make_engine, repository, session_scope
 from voxflow.db.models import SegmentStatus
-from voxflow.errors import ServiceUnavailable
 from voxflow.queue import broker
 from voxflow.queue.acks import settle
 from voxflow.queue.messages import JobMessage, ResultMessage, decode_token
 from voxflow.settings import Settings
+from voxflow.temporal_client import connect
 
 log = logging.getLogger("voxflow.relay")
 
@@ -68,15 +67,7 @@ class ResultRelay:
         self.in_flight: set[asyncio.Task] = set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        try:
-            temporal = await Client.connect(
-                self.settings.temporal_address, namespace=self.settings.temporal_namespace
-            )
-        except Exception as error:
-            raise ServiceUnavailable(
-                f"Temporal is not reachable at {self.settings.temporal_address}: the relay "
-                "cannot complete activities without it"
-            ) from error
+        temporal = await connect(self.settings, "the result relay")
         self.temporal = temporal
 
         async def subscribe(topology: broker.Topology):
