@@ -86,6 +86,8 @@ locals {
     "temporal-postgres-password"  = "Password of the PostgreSQL user temporal (Temporal server)"
     "voxflow-postgres-ca"         = "CA certificate of the PostgreSQL endpoint (Temporal verifies the host with it)"
     "voxflow-psql-admin-password" = "Administrator password of the PostgreSQL DB system (not read by any pod)"
+    "voxflow-web-tls-crt"         = "The web load balancer's certificate and chain (PEM): Secret voxflow-web-tls"
+    "voxflow-web-tls-key"         = "The web load balancer's private key (PEM): Secret voxflow-web-tls"
   }
 
   vault_secret_values = {
@@ -107,6 +109,10 @@ locals {
     "temporal-postgres-password"  = random_password.temporal_db.result
     "voxflow-postgres-ca"         = data.oci_psql_db_system_connection_detail.voxflow.ca_certificate
     "voxflow-psql-admin-password" = random_password.psql_admin.result
+    # The OKE cloud controller terminates TLS from a kubernetes.io/tls Secret, not from an OCI
+    # Certificates OCID: the same PEMs that certificates.tf imports go to the vault for ESO.
+    "voxflow-web-tls-crt" = var.web_certificate_pem != "" ? "${var.web_certificate_pem}\n${var.web_certificate_chain_pem}" : "unset: give web_certificate_pem\n"
+    "voxflow-web-tls-key" = var.web_private_key_pem != "" ? var.web_private_key_pem : "unset: give web_private_key_pem\n"
   }
 }
 

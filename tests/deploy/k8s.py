@@ -112,3 +112,8 @@ def config_map_by_prefix(objects: list[Obj], prefix: str) -> Obj:
     found = [cm for name, cm in config_maps(objects).items() if name.startswith(prefix + "-")]
     assert len(found) == 1, f"expected one ConfigMap {prefix}-<hash>"
     return found[0]
+
+
+def deployments_labels(objects: list[Obj]) -> list[dict[str, str]]:
+    """The pod labels of every Deployment."""
+    return [template_labels(d) for d in of_kind(objects, "Deployment")]

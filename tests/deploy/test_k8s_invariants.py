@@ -446,6 +446,15 @@ def test_only_the_web_app_faces_the_internet(objects):
     assert [s["metadata"]["name"] for s in balancers] == ["web"]
     annotations = balancers[0]["metadata"]["annotations"]
     assert annotations["service.beta.kubernetes.io/oci-load-balancer-shape"] == "flexible"
+    # HTTPS only, with a certificate that an ExternalSecret makes as a kubernetes.io/tls Secret.
+    assert [p["port"] for p in balancers[0]["spec"]["ports"]] == [443]
+    assert annotations["service.beta.kubernetes.io/oci-load-balancer-ssl-ports"] == "443"
+    tls_secret = annotations["service.beta.kubernetes.io/oci-load-balancer-tls-secret"]
+    assert secrets_made(objects)[tls_secret] >= {"tls.crt", "tls.key"}
+    (external,) = [
+        e for e in of_kind(objects, "ExternalSecret") if e["spec"]["target"]["name"] == tls_secret
+    ]
+    assert external["spec"]["target"]["template"]["type"] == "kubernetes.io/tls"
     web = template_labels(named(objects, "Deployment", "web"))
     assert allowed_peers(objects, web, 8000) is None
     for deployment in of_kind(objects, "Deployment"):

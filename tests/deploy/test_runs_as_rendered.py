@@ -136,9 +136,14 @@ def test_the_oke_overlay_converts_books_as_rendered(workdir, cleanup):
         "voxflow-web-password": password(),
         "voxflow-web-secret-key": password(),
     }
+    ca = LocalCA.create()  # cert-manager's temporal-ca; here it also signs the web certificate
+    web_tls = ca.issue("voxflow.example.com", ["voxflow.example.com"], ["server auth"])
+    vault["voxflow-web-tls-crt"], vault["voxflow-web-tls-key"] = (
+        web_tls["tls.crt"],
+        web_tls["tls.key"],
+    )
     # The OCI API-key Secret is for clusters without workload identity: left unmade (optional).
     secrets = render_external_secrets(objects, vault, skip=frozenset({"voxflow-oci-config"}))
-    ca = LocalCA.create()  # cert-manager's temporal-ca
     secrets.update(issue_certificates(objects, ca))
 
     # --- RabbitMQ as the RabbitmqCluster, User and Permission objects say
