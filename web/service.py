@@ -29,7 +29,7 @@ from voxflow.db.models import (
     ProjectState,
 )
 from voxflow.document import Document
-from voxflow.errors import InputError, VoxflowError
+from voxflow.errors import InputError, ServiceUnavailable, VoxflowError
 from voxflow.importers import load_document_bytes
 from voxflow.importers._input import check_container, format_for
 from voxflow.registry import load_registry
@@ -184,6 +184,12 @@ async def start(
     except WorkflowAlreadyStartedError as error:
         raise Conflict(f"project {project_id} was already started") from error
     except RPCError as error:
+        if error.status == RPCStatusCode.NOT_FOUND and "amespace" in str(error):
+            raise ServiceUnavailable(
+                f"Temporal has no namespace {settings.temporal_namespace!r}: create it "
+                "(deploy/temporal/values.yaml, server.config.namespaces) or set "
+                "VOXFLOW_TEMPORAL_NAMESPACE"
+            ) from error
         raise _unavailable_or(error, gateway) from error
     return ActionResult(project_id, "pending", "conversion started", handle.id)
 
