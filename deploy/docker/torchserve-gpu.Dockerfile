@@ -5,6 +5,8 @@
 # - Python 3.12 (Ubuntu 24.04's), which the project supports (>=3.11,<3.13).
 # - torch 2.13.0 from PyTorch's cu128 index; onnxruntime-gpu replaces the CPU onnxruntime that
 #   piper-tts depends on (both install the same `onnxruntime` module, so only one may remain).
+# - nvgpu: TorchServe's system metrics import it for GPUUtilization/GPUMemory* on a GPU host;
+#   without it every metrics collection logs an import error and reports no GPU figures.
 # The node needs an NVIDIA driver that supports CUDA 12.8 (OKE's GPU images do).
 #   docker build -f deploy/docker/torchserve-gpu.Dockerfile -t voxflow-torchserve-gpu:0.1.0 .
 FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
@@ -19,7 +21,7 @@ RUN python3 -m venv /opt/venv \
 COPY deploy/docker/requirements-torchserve.txt /tmp/requirements-torchserve.txt
 RUN pip install -r /tmp/requirements-torchserve.txt \
     && pip uninstall -y onnxruntime \
-    && pip install onnxruntime-gpu==1.31.1
+    && pip install onnxruntime-gpu==1.31.1 nvgpu==0.10.0
 COPY handlers /home/model-server/handlers
 ENV PYTHONUNBUFFERED=1 LOG_LOCATION=/home/model-server/logs METRICS_LOCATION=/home/model-server/logs \
     NVIDIA_VISIBLE_DEVICES=all NVIDIA_DRIVER_CAPABILITIES=compute,utility

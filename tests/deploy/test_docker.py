@@ -156,6 +156,17 @@ def test_torch_is_pinned_per_device():
     assert "onnxruntime-gpu" not in cpu and re.search(r"onnxruntime==\d", cpu)
 
 
+def test_the_gpu_image_has_what_torchserve_gpu_metrics_import():
+    """TorchServe's system metrics import nvgpu on a GPU host (ts/metrics/system_metrics.py)."""
+    import inspect
+
+    from ts.metrics import system_metrics
+
+    assert "import nvgpu" in inspect.getsource(system_metrics)
+    gpu = (DOCKER / "torchserve-gpu.Dockerfile").read_text(encoding="utf-8")
+    assert re.search(r"pip install [^\n]*\bnvgpu==\d", gpu)
+
+
 def requirement_lines() -> list[Requirement]:
     lines = REQUIREMENTS.read_text(encoding="utf-8").splitlines()
     return [Requirement(line) for line in lines if line.strip() and not line.startswith("#")]
