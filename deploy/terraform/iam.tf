@@ -51,6 +51,7 @@ locals {
 }
 
 resource "oci_identity_policy" "workloads" {
+  provider       = oci.home
   compartment_id = var.compartment_ocid
   name           = "voxflow-workloads"
   description    = "Voxflow pods (OKE workload identity): least privilege per service account"
@@ -58,6 +59,7 @@ resource "oci_identity_policy" "workloads" {
 }
 
 resource "oci_identity_policy" "workloads_tenancy" {
+  provider       = oci.home
   compartment_id = var.tenancy_ocid
   name           = "voxflow-workloads-namespace"
   description    = "Voxflow pods may read the Object Storage namespace name"
