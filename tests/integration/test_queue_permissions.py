@@ -62,11 +62,17 @@ async def test_a_refused_result_stops_the_worker_with_why(restricted_user):
     async with running_worker(settings):
         import asyncio
 
-        from voxflow.conversion import start_conversion_bytes
+        from voxflow.conversion import connect, start_conversion_bytes
 
         worker = InferenceWorker(settings, "cpu", name="refused")
         stop = asyncio.Event()
         run = asyncio.ensure_future(worker.run(stop))
-        await start_conversion_bytes(settings, book({"Refused": 2}), "refused.md")
-        with pytest.raises(ConfigError, match="refused to take result of"):
-            await asyncio.wait_for(run, timeout=120)
+        started = await start_conversion_bytes(settings, book({"Refused": 2}), "refused.md")
+        try:
+            with pytest.raises(ConfigError, match="refused to take result of"):
+                await asyncio.wait_for(run, timeout=120)
+        finally:
+            # Workflow ids (project-{id}) repeat across tests' databases on the session's
+            # Temporal server: leave nothing running under this one.
+            client = await connect(settings)
+            await client.get_workflow_handle(started.workflow_id).terminate("test over")
