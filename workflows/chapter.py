@@ -14,6 +14,9 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.assembly import AssemblyActivities
+    from activities.queue import QueueActivities
+    from activities.synthesis import SynthesisActivities
     from voxflow.contracts import (
         AssembleInput,
         ChapterInput,
@@ -41,6 +44,29 @@ def retry_policy(options: ConversionOptions) -> RetryPolicy:
     )
 
 
+class _Window:
+    """The sliding window's state: jobs planned but not started, and jobs in flight."""
+
+    def __init__(self, next_job: int, plan: JobPlan) -> None:
+        self.next_job = next_job
+        self.total = plan.total
+        self.planned: dict[int, JobSpec] = {}
+        self.pending: dict[asyncio.Task, JobSpec] = {}
+        self.replan(plan)
+
+    def replan(self, plan: JobPlan) -> None:
+        self.total = plan.total
+        self.planned = {job.job_index: job for job in plan.jobs}
+
+    @property
+    def more_to_start(self) -> bool:
+        return self.next_job < self.total
+
+    @property
+    def has_work(self) -> bool:
+        return self.more_to_start or bool(self.pending)
+
+
 @workflow.defn
 class ChapterWorkflow:
     def __init__(self) -> None:
@@ -54,40 +80,46 @@ class ChapterWorkflow:
 
     @workflow.run
     async def run(self, input: ChapterInput) -> ChapterResult:
-        options = input.options
+        """Synthesise every job through the window, then assemble (or continue as new)."""
         self._totals = input.totals or JobTotals()
         self._total_segments = input.chapter.segment_count
         self._index = input.chapter.index
-        next_job = input.next_job
-        plan = await self._plan(input, next_job)
-        jobs: dict[int, JobSpec] = {job.job_index: job for job in plan.jobs}
-        pending: dict[asyncio.Task, JobSpec] = {}
+        window = _Window(input.next_job, await self._plan(input, input.next_job))
         # At most ~50 progress signals per chapter, however long: the parent's history stays small.
         report_step = max(1, self._total_segments // PROGRESS_REPORTS)
         reported = self._totals.done + self._totals.failed
-        while next_job < plan.total or pending:
+        while window.has_work:
             suggest_new_run = workflow.info().is_continue_as_new_suggested()
-            while len(pending) < options.window and next_job < plan.total and not suggest_new_run:
-                if next_job not in jobs:
-                    plan = await self._plan(input, next_job)
-                    jobs = {job.job_index: job for job in plan.jobs}
-                task = self._start_job(jobs[next_job], options)
-                pending[task] = jobs.pop(next_job)
-                next_job += 1
-            if not pending:
+            if not suggest_new_run:
+                await self._fill_window(window, input)
+            if not window.pending:
                 break
-            done, _ = await workflow.wait(pending.keys(), return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                job = pending.pop(task)
-                self._totals.add(self._job_outcome(task, job))
+            await self._collect_outcomes(window)
             if self._totals.done + self._totals.failed - reported >= report_step:
                 await self._report_progress(input)
                 reported = self._totals.done + self._totals.failed
-            if suggest_new_run and not pending and next_job < plan.total:
-                workflow.continue_as_new(
-                    ChapterInput(input.project_id, input.chapter, options, next_job, self._totals)
-                )
+            if suggest_new_run and not window.pending and window.more_to_start:
+                carried = (input.project_id, input.chapter, input.options)
+                workflow.continue_as_new(ChapterInput(*carried, window.next_job, self._totals))
+        return await self._finish(input)
 
+    async def _fill_window(self, window: _Window, input: ChapterInput) -> None:
+        """Start jobs until `window` are in flight, fetching job plans a page at a time."""
+        while len(window.pending) < input.options.window and window.more_to_start:
+            if window.next_job not in window.planned:
+                window.replan(await self._plan(input, window.next_job))
+            job = window.planned.pop(window.next_job)
+            window.pending[self._start_job(job, input.options)] = job
+            window.next_job += 1
+
+    async def _collect_outcomes(self, window: _Window) -> None:
+        """Wait for at least one job to finish and add what it did to the totals."""
+        done, _ = await workflow.wait(window.pending.keys(), return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            self._totals.add(self._job_outcome(task, window.pending.pop(task)))
+
+    async def _finish(self, input: ChapterInput) -> ChapterResult:
+        """Fail with the first error if any segment failed; else assemble the chapter."""
         await self._report_progress(input)
         if self._totals.failed:
             raise ApplicationError(
@@ -96,10 +128,10 @@ class ChapterWorkflow:
                 type="ChapterFailed",
                 non_retryable=True,
             )
-        assembled: ChapterResult = await workflow.execute_activity(
-            "assemble_chapter",
+        options = input.options
+        assembled = await workflow.execute_activity_method(
+            AssemblyActivities.assemble_chapter,
             AssembleInput(input.project_id, input.chapter.chapter_id, options.output_format),
-            result_type=ChapterResult,
             start_to_close_timeout=timedelta(minutes=30),
             heartbeat_timeout=timedelta(seconds=max(options.heartbeat_timeout_s, 120)),
             retry_policy=retry_policy(options),
@@ -108,10 +140,9 @@ class ChapterWorkflow:
         return assembled
 
     async def _plan(self, input: ChapterInput, first_job: int) -> JobPlan:
-        return await workflow.execute_activity(
-            "plan_chapter_jobs",
+        return await workflow.execute_activity_method(
+            SynthesisActivities.plan_chapter_jobs,
             PlanRequest(input, first_job, input.options.plan_page),
-            result_type=JobPlan,
             start_to_close_timeout=timedelta(minutes=2),
             retry_policy=retry_policy(input.options),
         )
@@ -121,10 +152,9 @@ class ChapterWorkflow:
         if options.dispatch == "queue":
             # A broker restart can outlast a few quick attempts: retry publishing until the
             # job's deadline. Failures that must stop (dead-lettered jobs) are non-retryable.
-            return workflow.start_activity(
-                "enqueue_job",
+            return workflow.start_activity_method(
+                QueueActivities.enqueue_job,
                 job,
-                result_type=JobTotals,
                 schedule_to_close_timeout=timedelta(seconds=options.job_timeout_s),
                 heartbeat_timeout=timedelta(seconds=options.queue_heartbeat_timeout_s),
                 retry_policy=RetryPolicy(
@@ -133,10 +163,9 @@ class ChapterWorkflow:
                     non_retryable_error_types=NON_RETRYABLE,
                 ),
             )
-        return workflow.start_activity(
-            "synthesize_job",
+        return workflow.start_activity_method(
+            SynthesisActivities.synthesize_job,
             job,
-            result_type=JobTotals,
             start_to_close_timeout=timedelta(seconds=options.job_timeout_s),
             heartbeat_timeout=timedelta(seconds=options.heartbeat_timeout_s),
             retry_policy=retry_policy(options),

@@ -14,6 +14,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.assembly import AssemblyActivities
+    from activities.documents import DocumentActivities
     from voxflow.contracts import (
         BookInput,
         BookResult,
@@ -95,10 +97,9 @@ class ProjectWorkflow:
     async def run(self, input: ProjectInput) -> ProjectResult:
         self._project_id = input.project_id
         try:
-            manifest: ImportManifest = await workflow.execute_activity(
-                "import_document",
+            manifest: ImportManifest = await workflow.execute_activity_method(
+                DocumentActivities.import_document,
                 input,
-                result_type=ImportManifest,
                 start_to_close_timeout=timedelta(minutes=10),
                 retry_policy=retry_policy(input.options),
             )
@@ -132,10 +133,9 @@ class ProjectWorkflow:
 
         self._state = "building"
         await self._record("building")
-        book: BookResult = await workflow.execute_activity(
-            "build_book",
+        book: BookResult = await workflow.execute_activity_method(
+            AssemblyActivities.build_book,
             BookInput(input.project_id),
-            result_type=BookResult,
             start_to_close_timeout=timedelta(hours=2),
             heartbeat_timeout=timedelta(minutes=5),
             retry_policy=retry_policy(input.options),
@@ -183,8 +183,8 @@ class ProjectWorkflow:
         await self._write(StatusUpdate(self._project_id, status.index, status.state, status.error))
 
     async def _write(self, update: StatusUpdate) -> None:
-        await workflow.execute_activity(
-            "record_status",
+        await workflow.execute_activity_method(
+            DocumentActivities.record_status,
             update,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=retry_policy_forever(),
