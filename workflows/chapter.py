@@ -90,17 +90,17 @@ class ChapterWorkflow:
         reported = self._totals.done + self._totals.failed
         while window.has_work:
             suggest_new_run = workflow.info().is_continue_as_new_suggested()
+            if suggest_new_run and not window.pending:
+                # Checked before anything else: when the suggestion comes just as the window
+                # has drained, breaking out here would finish the chapter with jobs unstarted.
+                carried = (input.project_id, input.chapter, input.options)
+                workflow.continue_as_new(ChapterInput(*carried, window.next_job, self._totals))
             if not suggest_new_run:
                 await self._fill_window(window, input)
-            if not window.pending:
-                break
             await self._collect_outcomes(window)
             if self._totals.done + self._totals.failed - reported >= report_step:
                 await self._report_progress(input)
                 reported = self._totals.done + self._totals.failed
-            if suggest_new_run and not window.pending and window.more_to_start:
-                carried = (input.project_id, input.chapter, input.options)
-                workflow.continue_as_new(ChapterInput(*carried, window.next_job, self._totals))
         return await self._finish(input)
 
     async def _fill_window(self, window: _Window, input: ChapterInput) -> None:
