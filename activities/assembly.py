@@ -57,19 +57,19 @@ class AssemblyActivities:
                 chapters=[audio.ManifestChapter(index, title, result)],
                 audio_format=input.output_format,
             )["chapters"][0]
-            audio_key = chapter_key(input.project_id, result.audio_path.name)
-            subtitle_key = chapter_key(input.project_id, result.subtitle_path.name)
+            audio_key = keys.chapter_key(input.project_id, result.audio_path.name)
+            subtitle_key = keys.chapter_key(input.project_id, result.subtitle_path.name)
             store.put_file(audio_key, result.audio_path)
             store.put_file(subtitle_key, result.subtitle_path)
             # The book's AAC is encoded here, chapter by chapter, while others still synthesise;
             # the book step then only joins the parts.
             book_part = audio.encode_aac(
                 result.audio_path,
-                Path(tmp) / Path(book_part_key(audio_key)).name,
+                Path(tmp) / Path(keys.chapter_part_key(audio_key)).name,
                 sample_rate=voice.sample_rate,
             )
-            store.put_file(book_part_key(audio_key), book_part)
-            store.put(entry_key(audio_key), json.dumps(entry).encode())
+            store.put_file(keys.chapter_part_key(audio_key), book_part)
+            store.put(keys.chapter_entry_key(audio_key), json.dumps(entry).encode())
         with session_scope(engine) as session:
             repository.set_segment_times(
                 session,
@@ -115,11 +115,11 @@ class AssemblyActivities:
             ]
             title, voice_name, fmt = project.title, project.voice, project.output_format
         voice = self.resources.registry.get(voice_name)
-        entries = [json.loads(store.get(entry_key(key))) for _, key in chapters]
+        entries = [json.loads(store.get(keys.chapter_entry_key(key))) for _, key in chapters]
         with tempfile.TemporaryDirectory(prefix="voxflow-book-") as tmp:
             local = []
             for chapter_title, key in chapters:
-                source_key = book_part_key(key)  # the AAC part made in assemble_chapter
+                source_key = keys.chapter_part_key(key)  # the AAC part made in assemble_chapter
                 path = Path(tmp) / Path(source_key).name
                 with store.open(source_key) as source, path.open("wb") as target:
                     shutil.copyfileobj(source, target)
@@ -160,20 +160,6 @@ class AssemblyActivities:
 
 def sample_rate_of(output_format: str, voice_rate: int) -> int:
     return audio.AudioSettings(format=output_format).encoded_rate(voice_rate)
-
-
-def chapter_key(project_id: int, filename: str) -> str:
-    return f"projects/{project_id}/chapters/{filename}"
-
-
-def book_part_key(audio_key: str) -> str:
-    """The chapter as AAC, the M4B's building block, beside its audio."""
-    return str(Path(audio_key).with_suffix(".m4a"))
-
-
-def entry_key(audio_key: str) -> str:
-    """The chapter's manifest entry (levels, ACX report, segment times) beside its audio."""
-    return str(Path(audio_key).with_suffix(".json"))
 
 
 def _opener(store: ArtifactStore, key: str) -> Callable[[], AbstractContextManager[BinaryIO]]:

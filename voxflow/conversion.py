@@ -17,7 +17,7 @@ from temporalio.service import RPCError
 
 from voxflow.artifacts import ArtifactStore, open_store
 from voxflow.artifacts.keys import source_key
-from voxflow.contracts import ConversionOptions, ProjectInput, ProjectProgress
+from voxflow.contracts import ConversionOptions, ProjectInput
 from voxflow.db import make_engine, migrate, repository, session_scope
 from voxflow.db.models import DispatchMode
 from voxflow.document import Document
@@ -203,15 +203,6 @@ async def start_conversion_bytes(
 
 def project_handle(client: Client, project_id: int) -> WorkflowHandle:
     return client.get_workflow_handle(project_workflow_id(project_id))
-
-
-async def query_progress(client: Client, project_id: int) -> ProjectProgress:
-    try:
-        return await project_handle(client, project_id).query(
-            "progress", result_type=ProjectProgress
-        )
-    except RPCError as error:
-        raise VoxflowError(f"project {project_id}: {error.message}") from error
 
 
 async def replay_chapter(client: Client, project_id: int, index: int) -> str:

@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 from voxflow.artifacts import validate_key
 from voxflow.artifacts.keys import (
     book_key,
-    chapter_audio_key,
     chapter_file_key,
     manifest_key,
     segment_audio_key,
@@ -103,9 +102,9 @@ def test_slugify_is_bounded_and_idempotent():
 
 
 def test_project_keys():
-    assert chapter_audio_key(7, 3, "The Storm", "mp3") == "projects/7/chapters/03-the-storm.mp3"
+    assert chapter_file_key(7, 3, "The Storm", "mp3") == "projects/7/chapters/03-the-storm.mp3"
     assert chapter_file_key(7, 12, "the-storm", ".vtt") == "projects/7/chapters/12-the-storm.vtt"
     assert book_key(7, "My Book") == "projects/7/my-book.m4b"
     assert manifest_key(7) == "projects/7/manifest.json"
-    for key in [chapter_audio_key(1, 1, "../x", "mp3"), book_key(1, "/etc"), manifest_key(1)]:
+    for key in [chapter_file_key(1, 1, "../x", "mp3"), book_key(1, "/etc"), manifest_key(1)]:
         assert validate_key(key) == key

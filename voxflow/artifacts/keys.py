@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import unicodedata
+from pathlib import PurePosixPath
 from typing import Any
 
 _WHITESPACE = re.compile(r"\s+")
@@ -44,13 +45,29 @@ def slugify(title: str, max_length: int = 60, fallback: str = "untitled") -> str
     return slug[:max_length].rstrip("-") or fallback
 
 
-def chapter_file_key(project_id: int, index: int, slug: str, ext: str) -> str:
+def chapter_basename(index: int, title: str) -> str:
+    """`NN-slug` (two digits at least), the stem of a chapter's audio, subtitles and parts."""
+    return f"{index:02d}-{slugify(title, fallback='chapter')}"
+
+
+def chapter_file_key(project_id: int, index: int, title: str, ext: str) -> str:
     """`projects/{id}/chapters/NN-slug.ext` for a chapter's audio, subtitles or timings."""
-    return f"projects/{project_id}/chapters/{index:02d}-{slugify(slug)}.{ext.lstrip('.')}"
+    return chapter_key(project_id, f"{chapter_basename(index, title)}.{ext.lstrip('.')}")
 
 
-def chapter_audio_key(project_id: int, index: int, slug: str, ext: str = "mp3") -> str:
-    return chapter_file_key(project_id, index, slug, ext)
+def chapter_key(project_id: int, filename: str) -> str:
+    """`projects/{id}/chapters/{filename}`: where assembly stores the files it wrote."""
+    return f"projects/{project_id}/chapters/{filename}"
+
+
+def chapter_part_key(audio_key: str) -> str:
+    """The chapter as AAC, the M4B's building block, beside its audio."""
+    return str(PurePosixPath(audio_key).with_suffix(".m4a"))
+
+
+def chapter_entry_key(audio_key: str) -> str:
+    """The chapter's manifest entry (levels, ACX report, segment times) beside its audio."""
+    return str(PurePosixPath(audio_key).with_suffix(".json"))
 
 
 def book_key(project_id: int, slug: str, ext: str = "m4b") -> str:

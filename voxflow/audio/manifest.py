@@ -30,9 +30,7 @@ def slugify(title: str, max_len: int = 60) -> str:
     return keys.slugify(title, max_len, fallback="chapter")
 
 
-def chapter_basename(index: int, title: str) -> str:
-    """`NN-slug` (two digits at least), the stem of a chapter's audio and subtitle files."""
-    return f"{index:02d}-{slugify(title)}"
+chapter_basename = keys.chapter_basename  # one naming fact, in voxflow/artifacts/keys.py
 
 
 @dataclass
