@@ -61,7 +61,7 @@ class SynthesisActivities:
                 "job %s resumes: %d of %d segments already stored",
                 job.job_index, len(stored_before), len(work),
             )  # fmt: skip
-        recorder = _OutcomeRecorder(self.resources, work, stored_before)
+        recorder = _OutcomeRecorder(self.resources, stored_before)
         try:
             outcomes = await synthesize_segments(
                 work,
@@ -98,12 +98,7 @@ class SynthesisActivities:
 class _OutcomeRecorder:
     """Buffers segment outcomes, heartbeats each one, and writes them in batches."""
 
-    def __init__(
-        self,
-        resources: Resources,
-        work: list[SegmentWork],
-        stored_before: set[int],
-    ) -> None:
+    def __init__(self, resources: Resources, stored_before: set[int]) -> None:
         self.resources = resources
         self.stored = list(stored_before)
         self.pending: list[repository.SegmentUpdate] = []

@@ -73,7 +73,7 @@ class ResultMessage(Envelope):
     task_token: str
     workflow_id: str
     activity_id: str
-    status: Literal["ok", "failed"]
+    # Always "ok": a job that fails for good is dead-lettered with its reason instead.
+    status: Literal["ok"] = "ok"
     segments: list[SegmentResult] = Field(default_factory=list)
-    error: str | None = None
     worker: str = ""

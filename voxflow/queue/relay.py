@@ -113,12 +113,8 @@ class ResultRelay:
             return
         await asyncio.to_thread(self._record, result)
         handle = self.temporal.get_async_activity_handle(task_token=decode_token(result.task_token))
-        if result.status == "ok":
-            outcome = handle.complete(totals_of(result))
-        else:
-            outcome = handle.fail(
-                ApplicationError(result.error or "job failed", type="InferenceJobFailed")
-            )
+        # A job that failed for good arrives as a dead letter (_on_dead), never as a result.
+        outcome = handle.complete(totals_of(result))
         if await self._settle_activity(outcome, message, result.job_id):
             self.completed += 1
 
