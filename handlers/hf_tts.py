@@ -6,12 +6,10 @@ True batching: the batch is padded and run in one forward pass.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
-from ts.torch_handler.base_handler import BaseHandler
 
 try:  # inside a .mar the archive's files sit flat on sys.path
     import voice_common as common
@@ -32,7 +30,7 @@ PARAM_SPECS = {
 }
 
 
-class HFTextToSpeechHandler(BaseHandler):
+class HFTextToSpeechHandler(common.VoiceHandler):
     """Serves a transformers text-to-waveform model with true batching and per-item errors."""
 
     def initialize(self, context: Any) -> None:
@@ -46,14 +44,13 @@ class HFTextToSpeechHandler(BaseHandler):
             properties["model_dir"], device=device, fp16=bool(settings.get("fp16")), threads=threads
         )
         self.max_chars = int(settings.get("max_chars", DEFAULT_MAX_CHARS))
+        self.specs = PARAM_SPECS
+        self.sample_rate = self.tts.sample_rate
         self.version = common.model_version(context)
         self.initialized = True
         logger.info("hf tts loaded on %s (fp16=%s)", device, settings.get("fp16", False))
 
-    def parse(self, row: Mapping[str, Any]) -> common.TTSRequest:
-        return common.parse_request(row, max_chars=self.max_chars, specs=PARAM_SPECS)
-
-    def synthesize(self, requests: list[common.TTSRequest]) -> list[np.ndarray | Exception]:
+    def inference(self, requests: list[common.TTSRequest], *args: Any, **kwargs: Any) -> list[Any]:
         """One forward per distinct parameter set (usually one for the whole batch)."""
         outputs: list[np.ndarray | Exception] = [RuntimeError("not synthesised")] * len(requests)
         groups: dict[tuple, list[int]] = {}
@@ -68,14 +65,3 @@ class HFTextToSpeechHandler(BaseHandler):
             for i, item in zip(indices, audio, strict=True):
                 outputs[i] = item
         return outputs
-
-    def handle(self, data: list[Mapping[str, Any]], context: Any) -> list[Any]:
-        self.context = context
-        return common.handle_batch(
-            data,
-            context,
-            self.parse,
-            self.synthesize,
-            sample_rate=self.tts.sample_rate,
-            model_version=self.version,
-        )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,6 @@ import numpy as np
 import onnxruntime
 from piper import PiperVoice, SynthesisConfig
 from piper.config import PiperConfig
-from ts.torch_handler.base_handler import BaseHandler
 
 try:  # inside a .mar the archive's files sit flat on sys.path
     import voice_common as common
@@ -61,7 +59,7 @@ def synthesize_one(voice: PiperVoice, request: common.TTSRequest) -> np.ndarray:
     return np.concatenate(chunks)
 
 
-class PiperVoiceHandler(BaseHandler):
+class PiperVoiceHandler(common.VoiceHandler):
     """Serves a Piper voice; a batch runs item by item because the ONNX graph takes one sentence."""
 
     def initialize(self, context: Any) -> None:
@@ -87,10 +85,8 @@ class PiperVoiceHandler(BaseHandler):
             self.max_chars,
         )
 
-    def parse(self, row: Mapping[str, Any]) -> common.TTSRequest:
-        return common.parse_request(row, max_chars=self.max_chars, specs=self.specs)
-
-    def synthesize(self, requests: list[common.TTSRequest]) -> list[np.ndarray | Exception]:
+    def inference(self, requests: list[common.TTSRequest], *args: Any, **kwargs: Any) -> list[Any]:
+        """One request at a time: Piper's ONNX graph takes a single sentence."""
         outputs: list[np.ndarray | Exception] = []
         for request in requests:
             try:
@@ -99,17 +95,6 @@ class PiperVoiceHandler(BaseHandler):
                 logger.exception("piper synthesis failed")
                 outputs.append(error)
         return outputs
-
-    def handle(self, data: list[Mapping[str, Any]], context: Any) -> list[Any]:
-        self.context = context
-        return common.handle_batch(
-            data,
-            context,
-            self.parse,
-            self.synthesize,
-            sample_rate=self.sample_rate,
-            model_version=self.version,
-        )
 
 
 def param_specs(num_speakers: int) -> dict[str, common.ParamSpec]:

@@ -8,12 +8,13 @@ import math
 import os
 import uuid
 import wave
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ts.torch_handler.base_handler import BaseHandler
 
 # Response headers every successful item carries (documented in docs/serving.md).
 HEADER_SAMPLE_RATE = "X-Sample-Rate"
@@ -161,41 +162,69 @@ def cgroup_cpu_limit(root: Path) -> float | None:
     return None if quota_us <= 0 or period_us <= 0 else quota_us / period_us
 
 
-def handle_batch(
-    data: list[Mapping[str, Any]],
-    context: Any,
-    parse: Callable[[Mapping[str, Any]], TTSRequest],
-    synthesize: Callable[[list[TTSRequest]], list[np.ndarray | Exception]],
-    *,
-    sample_rate: int,
-    model_version: str,
-) -> list[Any]:
-    """Serve a whole batch: a bad item gets its own 4xx/5xx; the rest still succeed."""
-    results: list[Any] = [b""] * len(data)
-    batch_id = uuid.uuid4().hex[:12]
-    valid: list[tuple[int, TTSRequest]] = []
-    for idx, row in enumerate(data):
-        try:
-            valid.append((idx, parse(row)))
-        except ItemError as error:
+@dataclass
+class _Batch:
+    """One batch between preprocess and postprocess: which rows parsed, which failed why."""
+
+    size: int
+    batch_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    valid: list[int] = field(default_factory=list)
+    errors: dict[int, ItemError] = field(default_factory=dict)
+
+
+class VoiceHandler(BaseHandler):
+    """TorchServe's split for a voice, keeping BaseHandler.handle (and its HandlerTime metric).
+
+    preprocess parses each row and records per-item errors; the subclass's `inference` turns
+    the valid requests into audio; postprocess writes each WAV with its headers, and gives a bad
+    item its own 4xx/5xx while the rest of the batch succeeds. Subclasses set `max_chars`,
+    `specs`, `sample_rate` and `version` in `initialize`.
+    """
+
+    max_chars: int = 400
+    specs: Mapping[str, ParamSpec] = {}
+    sample_rate: int = 22050
+    version: str = ""
+
+    def preprocess(self, data: list[Mapping[str, Any]]) -> list[TTSRequest]:
+        self._batch = _Batch(len(data))
+        requests = []
+        for idx, row in enumerate(data):
+            try:
+                requests.append(parse_request(row, max_chars=self.max_chars, specs=self.specs))
+            except ItemError as error:
+                self._batch.errors[idx] = error
+            else:
+                self._batch.valid.append(idx)
+        return requests
+
+    def inference(self, requests: list[TTSRequest], *args: Any, **kwargs: Any) -> list[Any]:
+        """Audio (float in [-1, 1] or int16) or an Exception, one per request, in order."""
+        raise NotImplementedError
+
+    def postprocess(self, outputs: list[Any]) -> list[Any]:
+        batch, context = self._batch, self.context
+        results: list[Any] = [b""] * batch.size
+        for idx, error in batch.errors.items():
             fail(context, idx, error.status, error.message, results)
-    outputs = synthesize([request for _, request in valid]) if valid else []
-    for (idx, _), audio in zip(valid, outputs, strict=True):
-        if isinstance(audio, ItemError):
-            fail(context, idx, audio.status, audio.message, results)
-            continue
-        if isinstance(audio, Exception):
-            fail(context, idx, 500, f"synthesis failed: {audio}", results)
-            continue
-        results[idx] = wav_bytes(audio, sample_rate)
-        context.set_response_content_type(idx, "audio/wav")
-        context.set_response_header(idx, HEADER_SAMPLE_RATE, str(sample_rate))
-        context.set_response_header(idx, HEADER_SAMPLES, str(len(audio)))
-        context.set_response_header(idx, HEADER_DURATION, f"{len(audio) / sample_rate:.4f}")
-        context.set_response_header(idx, HEADER_MODEL_VERSION, model_version)
-        context.set_response_header(idx, HEADER_BATCH_SIZE, str(len(data)))
-        context.set_response_header(idx, HEADER_BATCH_ID, batch_id)
-    return results
+        for idx, audio in zip(batch.valid, outputs, strict=True):
+            if isinstance(audio, ItemError):
+                fail(context, idx, audio.status, audio.message, results)
+                continue
+            if isinstance(audio, Exception):
+                fail(context, idx, 500, f"synthesis failed: {audio}", results)
+                continue
+            results[idx] = wav_bytes(audio, self.sample_rate)
+            context.set_response_content_type(idx, "audio/wav")
+            context.set_response_header(idx, HEADER_SAMPLE_RATE, str(self.sample_rate))
+            context.set_response_header(idx, HEADER_SAMPLES, str(len(audio)))
+            context.set_response_header(
+                idx, HEADER_DURATION, f"{len(audio) / self.sample_rate:.4f}"
+            )
+            context.set_response_header(idx, HEADER_MODEL_VERSION, self.version)
+            context.set_response_header(idx, HEADER_BATCH_SIZE, str(batch.size))
+            context.set_response_header(idx, HEADER_BATCH_ID, batch.batch_id)
+        return results
 
 
 def fail(context: Any, idx: int, status: int, message: str, results: list[Any]) -> None:
