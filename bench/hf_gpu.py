@@ -48,12 +48,20 @@ def build_model(folder: Path) -> None:
     VitsModel(VitsConfig(vocab_size=len(vocab))).save_pretrained(folder)
 
 
+class _HandlerTimes:
+    """What a TorchServe worker's metrics cache takes from BaseHandler.handle (HandlerTime)."""
+
+    def add_time(self, name: str, value: float, idx: object = None, unit: str = "ms") -> None:
+        pass
+
+
 def load_handler(folder: Path, device: str, fp16: bool) -> HFTextToSpeechHandler:
     """The real handler, initialised with a TorchServe Context as a worker would."""
     gpu = 0 if device == "cuda" else None
     config = {"minWorkers": 1, "handler": {"fp16": fp16, "max_chars": 400}}
     manifest = {"model": {"modelName": "bench", "modelVersion": "1.0"}}
     context = Context("bench", str(folder), manifest, 64, gpu, "0.12.0", model_yaml_config=config)
+    context.metrics = _HandlerTimes()
     handler = HFTextToSpeechHandler()
     handler.initialize(context)
     return handler
@@ -62,6 +70,7 @@ def load_handler(folder: Path, device: str, fp16: bool) -> HFTextToSpeechHandler
 def run_batch(handler: HFTextToSpeechHandler, texts: list[str], rate: float) -> tuple[float, float]:
     """One handle() call; returns (audio seconds, wall seconds)."""
     context = handler.context or Context("bench", "", {}, len(texts), None, "0.12.0")
+    context.metrics = context.metrics or _HandlerTimes()
     context.request_processor = [RequestProcessor({}) for _ in texts]
     rows = [{"body": {"text": text, "speaking_rate": rate}} for text in texts]
     if torch.cuda.is_available():
