@@ -13,9 +13,9 @@ from temporalio import activity
 from activities.resources import Resources
 from voxflow.contracts import JobSpec, JobTotals
 from voxflow.db import repository, session_scope
-from voxflow.db.models import SegmentStatus
+from voxflow.outcomes import job_totals, record_outcomes
 from voxflow.queue.messages import JobMessage, JobSegment, encode_token
-from voxflow.synthesis import audio_key_for, wav_duration
+from voxflow.synthesis import SegmentOutcome, audio_key_for, wav_duration
 
 
 class QueueActivities:
@@ -68,15 +68,10 @@ class QueueActivities:
 
     def _reuse(self, keyed: list[tuple[int, int, str, str]]) -> JobTotals:
         store = self.resources.store
-        updates = [
-            repository.SegmentUpdate(
-                id=segment_id,
-                status=SegmentStatus.done,
-                duration_s=wav_duration(store, key),
-                audio_key=key,
-            )
-            for segment_id, _, _, key in keyed
+        outcomes = [
+            SegmentOutcome(segment_id, index, "done", key, wav_duration(store, key), reused=True)
+            for segment_id, index, _, key in keyed
         ]
         with session_scope(self.resources.engine) as session:
-            repository.mark_segments(session, updates)
-        return JobTotals(reused=len(updates), audio_s=sum(u.duration_s or 0.0 for u in updates))
+            record_outcomes(session, outcomes)
+        return job_totals(outcomes)

@@ -11,9 +11,9 @@ from temporalio.exceptions import ApplicationError
 from activities.resources import Resources
 from voxflow.contracts import JobPlan, JobSpec, JobTotals, PlanRequest
 from voxflow.db import repository, session_scope
-from voxflow.db.models import SegmentStatus
 from voxflow.inference import TransientInferenceError
 from voxflow.jobs import plan_jobs
+from voxflow.outcomes import job_totals, record_outcomes
 from voxflow.synthesis import SegmentOutcome, SegmentWork, synthesize_segments
 
 FLUSH_EVERY_S = 1.0
@@ -75,17 +75,7 @@ class SynthesisActivities:
             await recorder.flush()
             raise ApplicationError(str(error), type="TransientInferenceError") from error
         await recorder.flush()
-        totals = JobTotals()
-        for o in outcomes:
-            failed = o.status == "failed"
-            totals.count(
-                o.index,
-                failed=failed,
-                synthesized=not failed and not o.reused,
-                duration_s=o.duration_s,
-                error=o.error,
-            )
-        return totals
+        return job_totals(outcomes)
 
     def _load_work(self, job: JobSpec) -> list[SegmentWork]:
         with session_scope(self.resources.engine) as session:
@@ -101,23 +91,12 @@ class _OutcomeRecorder:
     def __init__(self, resources: Resources, stored_before: set[int]) -> None:
         self.resources = resources
         self.stored = list(stored_before)
-        self.pending: list[repository.SegmentUpdate] = []
-        self.attempted: list[int] = []
+        self.pending: list[SegmentOutcome] = []
         self.last_flush = time.monotonic()
         self.writes: list[asyncio.Task] = []
 
     def add(self, outcome: SegmentOutcome) -> None:
-        if not outcome.reused:
-            self.attempted.append(outcome.segment_id)
-        self.pending.append(
-            repository.SegmentUpdate(
-                id=outcome.segment_id,
-                status=SegmentStatus(outcome.status),
-                duration_s=outcome.duration_s,
-                audio_key=outcome.audio_key,
-                error=outcome.error,
-            )
-        )
+        self.pending.append(outcome)
         if outcome.status == "done" and outcome.segment_id not in self.stored:
             self.stored.append(outcome.segment_id)
         activity.heartbeat(self.stored)
@@ -125,18 +104,16 @@ class _OutcomeRecorder:
             self.writes.append(asyncio.get_running_loop().create_task(self._flush_pending()))
 
     async def _flush_pending(self) -> None:
-        updates, self.pending = self.pending, []
-        attempted, self.attempted = self.attempted, []
+        outcomes, self.pending = self.pending, []
         self.last_flush = time.monotonic()
-        if updates:
-            await asyncio.to_thread(self._write, updates, attempted)
+        if outcomes:
+            await asyncio.to_thread(self._write, outcomes)
 
     async def flush(self) -> None:
         """Wait for every write started so far, then write what is left."""
         await asyncio.gather(*self.writes)
         await self._flush_pending()
 
-    def _write(self, updates: list[repository.SegmentUpdate], attempted: list[int]) -> None:
+    def _write(self, outcomes: list[SegmentOutcome]) -> None:
         with session_scope(self.resources.engine) as session:
-            repository.count_attempts(session, attempted)
-            repository.mark_segments(session, updates)
+            record_outcomes(session, outcomes)

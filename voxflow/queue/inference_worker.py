@@ -24,7 +24,7 @@ from voxflow.errors import VoxflowError
 from voxflow.inference import InferenceError, TorchServeClient
 from voxflow.queue import broker
 from voxflow.queue.acks import settle
-from voxflow.queue.messages import JobMessage, ResultMessage, SegmentResult, decode_token
+from voxflow.queue.messages import JobMessage, ResultMessage, decode_token
 from voxflow.settings import Settings
 from voxflow.synthesis import SegmentWork, Target, synthesize_segments
 from voxflow.temporal_client import connect
@@ -151,18 +151,7 @@ class InferenceWorker:
             activity_id=job.activity_id,
             status="ok",
             worker=self.name,
-            segments=[
-                SegmentResult(
-                    segment_id=o.segment_id,
-                    index=o.index,
-                    audio_key=o.audio_key,
-                    status=o.status,
-                    duration_s=o.duration_s,
-                    synthesized=o.status == "done" and not o.reused,
-                    error=o.error,
-                )
-                for o in outcomes
-            ],
+            segments=outcomes,
         )
         await self._publish_durably(broker.persistent(result), "result of " + job.job_id)
         await settle(message.ack(), "ack")

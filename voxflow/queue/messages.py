@@ -9,7 +9,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from voxflow.synthesis import SegmentOutcome
+
 SCHEMA_VERSION = 1
+RESULT_SCHEMA_VERSION = 2
 
 
 def new_id() -> str:
@@ -55,16 +58,6 @@ class JobMessage(Envelope):
     segments: list[JobSegment]
 
 
-class SegmentResult(BaseModel):
-    segment_id: int
-    index: int
-    audio_key: str
-    status: Literal["done", "failed"]
-    duration_s: float | None = None
-    synthesized: bool = False
-    error: str | None = None
-
-
 class ResultMessage(Envelope):
     """What an inference worker did with one job: per-segment outcomes, or the job's failure."""
 
@@ -73,7 +66,11 @@ class ResultMessage(Envelope):
     task_token: str
     workflow_id: str
     activity_id: str
+    # Version 2: the segments are the kernel's SegmentOutcome itself, serialised, so the relay
+    # records them exactly as the direct-mode activity does (voxflow/outcomes.py). A version 1
+    # result fails validation and is dropped; its activity times out and is retried.
+    schema_version: Literal[2] = RESULT_SCHEMA_VERSION  # type: ignore[assignment]
     # Always "ok": a job that fails for good is dead-lettered with its reason instead.
     status: Literal["ok"] = "ok"
-    segments: list[SegmentResult] = Field(default_factory=list)
+    segments: list[SegmentOutcome] = Field(default_factory=list)
     worker: str = ""

@@ -16,9 +16,9 @@ from pydantic import ValidationError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from voxflow.contracts import JobTotals
 from voxflow.db import make_engine, repository, session_scope
 from voxflow.db.models import SegmentStatus
+from voxflow.outcomes import job_totals, record_outcomes
 from voxflow.queue import broker
 from voxflow.queue.acks import settle
 from voxflow.queue.messages import JobMessage, ResultMessage, decode_token
@@ -26,19 +26,6 @@ from voxflow.settings import Settings
 from voxflow.temporal_client import connect
 
 log = logging.getLogger("voxflow.relay")
-
-
-def totals_of(result: ResultMessage) -> JobTotals:
-    totals = JobTotals()
-    for s in result.segments:
-        totals.count(
-            s.index,
-            failed=s.status == "failed",
-            synthesized=s.synthesized,
-            duration_s=s.duration_s,
-            error=s.error,
-        )
-    return totals
 
 
 def dead_letter_reason(message: AbstractIncomingMessage) -> str:
@@ -114,7 +101,7 @@ class ResultRelay:
         await asyncio.to_thread(self._record, result)
         handle = self.temporal.get_async_activity_handle(task_token=decode_token(result.task_token))
         # A job that failed for good arrives as a dead letter (_on_dead), never as a result.
-        outcome = handle.complete(totals_of(result))
+        outcome = handle.complete(job_totals(result.segments))
         if await self._settle_activity(outcome, message, result.job_id):
             self.completed += 1
 
@@ -155,23 +142,7 @@ class ResultRelay:
 
     def _record(self, result: ResultMessage) -> None:
         with session_scope(self.engine) as session:
-            repository.count_attempts(
-                session,
-                [s.segment_id for s in result.segments if s.synthesized or s.status == "failed"],
-            )
-            repository.mark_segments(
-                session,
-                [
-                    repository.SegmentUpdate(
-                        id=s.segment_id,
-                        status=SegmentStatus(s.status),
-                        duration_s=s.duration_s,
-                        audio_key=s.audio_key,
-                        error=s.error,
-                    )
-                    for s in result.segments
-                ],
-            )
+            record_outcomes(session, result.segments)
 
     def _record_dead(self, job: JobMessage, reason: str) -> None:
         """Mark the job's unfinished segments failed with the reason, for the chapter page."""
