@@ -34,6 +34,7 @@ HEARTBEAT_EVERY_S = 5.0
 
 
 async def _first_of(*events: asyncio.Event) -> None:
+    """Return as soon as any of the events is set."""
     waiters = [asyncio.ensure_future(event.wait()) for event in events]
     _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     for waiter in pending:
@@ -153,18 +154,27 @@ class InferenceWorker:
             worker=self.name,
             segments=outcomes,
         )
-        await self._publish_durably(broker.persistent(result), "result of " + job.job_id)
+        await self._publish_durably(
+            self.topology.results_exchange,
+            broker.persistent(result),
+            broker.RESULT_ROUTING_KEY,
+            "result of " + job.job_id,
+        )
         await settle(message.ack(), "ack")
         self.processed += 1
 
-    async def _publish_durably(self, body: aio_pika.Message, what: str) -> None:
-        """Publish to the results exchange until the broker confirms it (it may restart)."""
+    async def _publish_durably(
+        self,
+        exchange: aio_pika.abc.AbstractExchange,
+        body: aio_pika.Message,
+        routing_key: str,
+        what: str,
+    ) -> None:
+        """Publish until the broker confirms it (it may restart); a refusal is final."""
         delay = 0.5
         while True:
             try:
-                await self.topology.results_exchange.publish(
-                    body, routing_key=broker.RESULT_ROUTING_KEY
-                )
+                await exchange.publish(body, routing_key=routing_key)
                 return
             except aiormq.exceptions.ChannelAccessRefused as error:
                 raise broker.fatal_refusal(self.settings, what, error) from error
@@ -185,17 +195,7 @@ class InferenceWorker:
             message_id=message.message_id,
             headers={"x-voxflow-error": reason[:2000], "x-voxflow-attempts": attempts},
         )
-        delay = 0.5
-        while True:
-            try:
-                await self.topology.dead.publish(dead, routing_key="")
-                break
-            except aiormq.exceptions.ChannelAccessRefused as error:
-                raise broker.fatal_refusal(self.settings, "a dead letter", error) from error
-            except Exception as error:
-                log.warning("dead-lettering failed (%s); retrying in %.1fs", error, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
+        await self._publish_durably(self.topology.dead, dead, "", "a dead letter")
         await settle(message.ack(), "ack")
 
     async def _heartbeat(self, job: JobMessage) -> None:
