@@ -56,6 +56,22 @@ async def test_start_twice_and_cancel_on_real_temporal(tmp_path, temporal_addres
     assert described.status == WorkflowExecutionStatus.TERMINATED
 
 
+async def test_a_missing_temporal_namespace_is_a_503_that_names_it(
+    tmp_path, temporal_address, sqlite_url
+):
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=sqlite_url,
+        temporal_address=temporal_address,
+        temporal_namespace="nobody-created-this",
+    )
+    async with api(settings) as client:
+        created = await client.post("/api/projects", data={"text": BOOK.decode()})
+        started = await client.post(f"/api/projects/{created.json()['id']}/start")
+    assert started.status_code == 503, started.text
+    assert "no namespace 'nobody-created-this'" in started.json()["detail"]
+
+
 async def test_real_conversion_through_the_api(
     tmp_path, temporal_address, torchserve, database_url
 ):
