@@ -11,9 +11,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import hcl2
-
-TERRAFORM = Path(__file__).resolve().parents[2] / "deploy" / "terraform"
+from tests.deploy.terraform import TERRAFORM, parse
 
 _OBJECTS = ["OBJECT_INSPECT", "OBJECT_READ", "OBJECT_OVERWRITE"]
 _OBJECTS_MANAGE = ["OBJECT_CREATE", "OBJECT_DELETE", "OBJECT_RESTORE", "OBJECT_UPDATE_TIER"]
@@ -120,16 +118,9 @@ def terraform_locals(folder: Path = TERRAFORM) -> dict[str, object]:
     """Every `locals` block of every .tf file in the folder, merged."""
     merged: dict[str, object] = {}
     for path in sorted(folder.glob("*.tf")):
-        with path.open(encoding="utf-8") as handle:
-            for block in hcl2.load(handle).get("locals", []):
-                merged.update(block)
+        for block in parse(path).get("locals", []):
+            merged.update(block)
     return merged
-
-
-def _unquote(value: object) -> object:
-    if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] == '"':
-        return value[1:-1]
-    return value
 
 
 def resolve(text: str, values: dict[str, object], depth: int = 0) -> str:
@@ -143,10 +134,10 @@ def resolve(text: str, values: dict[str, object], depth: int = 0) -> str:
             key = name.removeprefix("local.")
             if key not in values:
                 raise KeyError(f"undefined local {key!r}")
-            return resolve(str(_unquote(values[key])), values, depth + 1)
+            return resolve(str(values[key]), values, depth + 1)
         return match.group(0)
 
-    return re.sub(r"\$\{([\w.]+)\}", substitute, str(_unquote(text)))
+    return re.sub(r"\$\{([\w.]+)\}", substitute, text)
 
 
 def load_policy(folder: Path = TERRAFORM) -> list[Statement]:

@@ -117,3 +117,30 @@ def config_map_by_prefix(objects: list[Obj], prefix: str) -> Obj:
 def deployments_labels(objects: list[Obj]) -> list[dict[str, str]]:
     """The pod labels of every Deployment."""
     return [template_labels(d) for d in of_kind(objects, "Deployment")]
+
+
+def policy_peers(
+    objects: list[Obj], labels: dict[str, str], port: int, direction: str = "Ingress"
+) -> list[Obj] | None:
+    """Peers a pod with `labels` may talk to on `port` in `direction` ("Ingress" or "Egress").
+
+    None means anywhere: no policy of that direction selects the pod, or a rule has no peers.
+    """
+    side = "from" if direction == "Ingress" else "to"
+    peers: list[Obj] = []
+    isolated = False
+    for policy in of_kind(objects, "NetworkPolicy"):
+        spec = policy["spec"]
+        if direction not in spec.get("policyTypes", ["Ingress"]):
+            continue
+        if not selects(spec["podSelector"], labels):
+            continue
+        isolated = True
+        for rule in spec.get(direction.lower(), []):
+            ports = rule.get("ports")
+            if ports is not None and not any(p.get("port") == port for p in ports):
+                continue
+            if not rule.get(side):
+                return None
+            peers.extend(rule[side])
+    return peers if isolated else None

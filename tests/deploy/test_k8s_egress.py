@@ -6,10 +6,18 @@ enforced only where a policy engine runs (Calico on OKE; flannel ignores them).
 
 from __future__ import annotations
 
-import hcl2
 import pytest
 
-from tests.deploy.k8s import OVERLAYS, REPO, Obj, deployments_labels, of_kind, render, selects
+from tests.deploy.k8s import (
+    OVERLAYS,
+    REPO,
+    Obj,
+    deployments_labels,
+    policy_peers,
+    render,
+    selects,
+)
+from tests.deploy.terraform import parse
 
 TERRAFORM = REPO / "deploy" / "terraform"
 
@@ -21,21 +29,7 @@ def objects(request) -> list[Obj]:
 
 def egress(objects: list[Obj], labels: dict[str, str], port: int) -> list[Obj] | None:
     """Destinations a pod with `labels` may reach on `port`; None means anywhere."""
-    peers: list[Obj] = []
-    isolated = False
-    for policy in of_kind(objects, "NetworkPolicy"):
-        spec = policy["spec"]
-        if "Egress" not in spec.get("policyTypes", []) or not selects(spec["podSelector"], labels):
-            continue
-        isolated = True
-        for rule in spec.get("egress", []):
-            ports = rule.get("ports")
-            if ports is not None and not any(p.get("port") == port for p in ports):
-                continue
-            if not rule.get("to"):
-                return None
-            peers.extend(rule["to"])
-    return peers if isolated else None
+    return policy_peers(objects, labels, port, "Egress")
 
 
 def component(objects: list[Obj], name: str) -> list[dict[str, str]]:
@@ -48,21 +42,10 @@ def component(objects: list[Obj], name: str) -> list[dict[str, str]]:
     return found
 
 
-def unquote(value: object) -> object:
-    """python-hcl2 keeps HCL's quotes around names and strings."""
-    if isinstance(value, str):
-        return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == '"' else value
-    if isinstance(value, dict):
-        return {unquote(k): unquote(v) for k, v in value.items()}
-    return value
-
-
 def terraform_defaults() -> dict[str, object]:
-    with (TERRAFORM / "variables.tf").open(encoding="utf-8") as handle:
-        blocks = hcl2.load(handle)["variable"]
     return {
-        unquote(name): unquote(spec.get("default"))
-        for block in blocks
+        name: spec.get("default")
+        for block in parse(TERRAFORM / "variables.tf").get("variable", [])
         for name, spec in block.items()
     }
 

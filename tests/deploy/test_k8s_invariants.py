@@ -17,6 +17,7 @@ from tests.deploy.k8s import (
     containers,
     named,
     of_kind,
+    policy_peers,
     render,
     secrets_made,
     selects,
@@ -385,23 +386,7 @@ def test_inference_workers_scale_on_their_queue_over_http(objects):
 
 def allowed_peers(objects: list[Obj], labels: dict[str, str], port: int) -> list[Obj] | None:
     """Peers allowed to reach `port` on a pod with `labels`; None means 'from anywhere'."""
-    peers: list[Obj] = []
-    isolated = False
-    for policy in of_kind(objects, "NetworkPolicy"):
-        spec = policy["spec"]
-        if "Ingress" not in spec.get("policyTypes", ["Ingress"]):
-            continue
-        if not selects(spec["podSelector"], labels):
-            continue
-        isolated = True
-        for rule in spec.get("ingress", []):
-            ports = rule.get("ports")
-            if ports is not None and not any(p.get("port") == port for p in ports):
-                continue
-            if "from" not in rule or not rule["from"]:
-                return None
-            peers.extend(rule["from"])
-    return peers if isolated else None
+    return policy_peers(objects, labels, port, "Ingress")
 
 
 def test_default_deny_covers_every_pod(objects):

@@ -20,7 +20,6 @@ import pytest
 
 from tests.deploy.k8s import (
     KUBERNETES_VERSION,
-    REPO,
     Obj,
     config_map_by_prefix,
     containers,
@@ -29,14 +28,8 @@ from tests.deploy.k8s import (
     render,
     workloads,
 )
-from tests.plugins.services import missing
+from tests.deploy.terraform import TERRAFORM, parse
 
-try:
-    import hcl2
-except ImportError:  # the dev extras bring it; without them the fixture skips (fails in CI)
-    hcl2 = None
-
-TERRAFORM = REPO / "deploy" / "terraform"
 README = TERRAFORM / "README.md"
 TF_FILES = sorted(TERRAFORM.glob("*.tf"))
 SECRET_MANIFESTS = ["base/secrets.yaml", "temporal-secrets/secrets.yaml"]
@@ -82,17 +75,6 @@ AUTOSCALER_PERMISSIONS = [
 
 
 # ------------------------------------------------------------------ parsing
-
-
-def parse(path: Path) -> dict[str, Any]:
-    """One .tf file as python-hcl2 8 gives it: plain values, string literals unquoted."""
-    options = hcl2.SerializationOptions(
-        with_comments=False,
-        explicit_blocks=False,
-        strip_string_quotes=True,
-        preserve_heredocs=False,
-    )
-    return hcl2.loads(path.read_text(encoding="utf-8"), serialization_options=options)
 
 
 @dataclass
@@ -628,8 +610,6 @@ def check_readme(readme: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def config() -> Config:
-    if hcl2 is None:
-        missing("python-hcl2 is not installed (pip install -e '.[dev]')")
     assert TF_FILES, f"no .tf files in {TERRAFORM}"
     return merge({path.name: parse(path) for path in TF_FILES})
 
@@ -654,8 +634,6 @@ def readme() -> str:
 
 @pytest.mark.parametrize("path", TF_FILES, ids=[path.name for path in TF_FILES])
 def test_every_tf_file_parses(path: Path):
-    if hcl2 is None:
-        missing("python-hcl2 is not installed (pip install -e '.[dev]')")
     parsed = parse(path)
     assert parsed, f"{path.name} parsed to nothing"
 

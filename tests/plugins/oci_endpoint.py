@@ -187,10 +187,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _authenticated(self) -> bool:
         """Check the draft-cavage HTTP Signature the SDK puts in Authorization."""
-        header = self.headers.get("Authorization", "")
-        if not header.startswith("Signature "):
+        if not self.headers.get("Authorization", "").startswith("Signature "):
             return False
-        params = dict(re.findall(r'(\w+)="([^"]*)"', header))
+        params = self._signature_params()
         key = self.state.keys.get(params.get("keyId", ""))
         if key is None or params.get("algorithm") != "rsa-sha256":
             return False
@@ -270,9 +269,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _dispatch
 
+    def _signature_params(self) -> dict[str, str]:
+        """keyId, algorithm, headers and signature from the Authorization header."""
+        return dict(re.findall(r'(\w+)="([^"]*)"', self.headers.get("Authorization", "")))
+
     def _key_id(self) -> str:
-        header = self.headers.get("Authorization", "")
-        return dict(re.findall(r'(\w+)="([^"]*)"', header)).get("keyId", "")
+        return self._signature_params().get("keyId", "")
 
     def _authorized(self, parts: list[str]) -> bool:
         """Ask the IAM hook, with the permissions OCI's policy reference lists per operation."""

@@ -27,14 +27,20 @@ def api(settings: Settings) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=60)
 
 
-async def test_start_twice_and_cancel_on_real_temporal(tmp_path, temporal_address, sqlite_url):
-    """No worker listens on this task queue: the cancel is not handled, so it is terminated."""
-    settings = Settings(
+def unserved(tmp_path, temporal_address: str, sqlite_url: str, **overrides) -> Settings:
+    """Settings on the real Temporal server where no worker listens."""
+    return Settings(
         data_dir=tmp_path / "data",
         database_url=sqlite_url,
         temporal_address=temporal_address,
         temporal_task_queue="web-test-nobody-listens",
+        **overrides,
     )
+
+
+async def test_start_twice_and_cancel_on_real_temporal(tmp_path, temporal_address, sqlite_url):
+    """No worker listens on this task queue: the cancel is not handled, so it is terminated."""
+    settings = unserved(tmp_path, temporal_address, sqlite_url)
     async with api(settings) as client:
         created = await client.post("/api/projects", data={"text": BOOK.decode()})
         pid = created.json()["id"]
@@ -59,11 +65,8 @@ async def test_start_twice_and_cancel_on_real_temporal(tmp_path, temporal_addres
 async def test_a_missing_temporal_namespace_is_a_503_that_names_it(
     tmp_path, temporal_address, sqlite_url
 ):
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=sqlite_url,
-        temporal_address=temporal_address,
-        temporal_namespace="nobody-created-this",
+    settings = unserved(
+        tmp_path, temporal_address, sqlite_url, temporal_namespace="nobody-created-this"
     )
     async with api(settings) as client:
         created = await client.post("/api/projects", data={"text": BOOK.decode()})
