@@ -27,11 +27,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "==> apt-get install ${missing[*]}"
     apt_install "${missing[@]}"
     # Debian starts the services these packages bring; the tests run their own.
+    # Either tool may exist and still fail (no systemd as PID 1 in a container): never fatal.
     for service in nginx prometheus; do
-        command -v systemctl >/dev/null && systemctl disable --now "$service" >/dev/null 2>&1
-        command -v service >/dev/null && service "$service" stop >/dev/null 2>&1
+        if command -v systemctl >/dev/null; then
+            systemctl disable --now "$service" >/dev/null 2>&1 || true
+        fi
+        if command -v service >/dev/null; then
+            service "$service" stop >/dev/null 2>&1 || true
+        fi
     done
-    true
 fi
 
 PYTHON="${PYTHON:-python3.11}"
