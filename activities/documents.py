@@ -8,7 +8,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.resources import Resources
-from voxflow.artifacts import keys
+from voxflow import naming
 from voxflow.contracts import ChapterSummary, ImportManifest, ProjectInput, StatusUpdate
 from voxflow.db import repository, session_scope
 from voxflow.db.models import ChapterState, ProjectState
@@ -31,7 +31,7 @@ class DocumentActivities:
             project = repository.get_project(session, input.project_id)
             if project.chapter_count == 0:
                 voice = self.resources.registry.get(project.voice)
-                data = store.get(keys.source_key(project.id, project.source_name))
+                data = store.get(naming.source_key(project.id, project.source_name))
                 try:
                     document = load_document_bytes(
                         data, project.source_name, max_chars=voice.max_chars
@@ -65,5 +65,5 @@ class DocumentActivities:
                     update.chapter_index,
                     ChapterState(update.state),
                     error=update.error,
-                    workflow_id=f"project-{update.project_id}/chapter-{update.chapter_index}",
+                    workflow_id=naming.chapter_workflow_id(update.project_id, update.chapter_index),
                 )

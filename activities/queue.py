@@ -13,6 +13,7 @@ from temporalio import activity
 from activities.resources import Resources
 from voxflow.contracts import JobSpec, JobTotals
 from voxflow.db import repository, session_scope
+from voxflow.naming import job_id
 from voxflow.outcomes import job_totals, record_outcomes
 from voxflow.queue.messages import JobMessage, JobSegment, encode_token
 from voxflow.synthesis import SegmentOutcome, audio_key_for, wav_duration
@@ -35,7 +36,7 @@ class QueueActivities:
             return await asyncio.to_thread(self._reuse, keyed)
         info = activity.info()
         message = JobMessage(
-            job_id=f"{info.workflow_id}/job-{job.job_index}",
+            job_id=job_id(info.workflow_id, job.job_index),
             task_token=encode_token(info.task_token),
             workflow_id=info.workflow_id,
             activity_id=info.activity_id,

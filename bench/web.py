@@ -28,6 +28,7 @@ from voxflow.db import make_engine, migrate, repository, session_scope
 from voxflow.db.models import ChapterState, ProjectState, Segment, SegmentStatus
 from voxflow.document import Block, Chapter, Document
 from voxflow.document import Segment as DocSegment
+from voxflow.naming import project_workflow_id
 
 WORDS = ("the", "keeper", "climbed", "ninety", "two", "steps", "wound", "the", "clockwork")
 
@@ -55,7 +56,7 @@ def seed(database_url: str, segments: int, chapters: int) -> tuple[int, int, int
                 session, document, source_name="bench.md", voice="joe"
             )
             pid = project.id
-            repository.record_conversion(session, pid, workflow_id=f"project-{pid}")
+            repository.record_conversion(session, pid, workflow_id=project_workflow_id(pid))
             for chapter in repository.list_chapters(session, pid):
                 session.execute(
                     sa.update(Segment)

@@ -16,26 +16,16 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
 
 from voxflow.artifacts import ArtifactStore, open_store
-from voxflow.artifacts.keys import source_key
 from voxflow.contracts import ConversionOptions, ProjectInput
 from voxflow.db import make_engine, migrate, repository, session_scope
 from voxflow.db.models import DispatchMode
 from voxflow.document import Document
 from voxflow.errors import InputError, VoxflowError
 from voxflow.importers import load_document_bytes
+from voxflow.naming import PROJECT_WORKFLOW, project_workflow_id, source_key
 from voxflow.registry import load_registry
 from voxflow.settings import Settings
 from voxflow.temporal_client import connect
-
-PROJECT_WORKFLOW = "ProjectWorkflow"
-
-
-def project_workflow_id(project_id: int) -> str:
-    return f"project-{project_id}"
-
-
-def chapter_workflow_id(project_id: int, index: int) -> str:
-    return f"project-{project_id}/chapter-{index}"
 
 
 def temporal_ui_link(settings: Settings, workflow_id: str) -> str:

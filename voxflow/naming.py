@@ -1,4 +1,7 @@
-"""Artifact key layout: content-addressed segment audio, and per-project chapter/book files."""
+"""Every name Voxflow gives out: workflow and job ids, and the storage key of each artifact.
+
+One module so the CLI, web app, workflows, activities and tests agree on them.
+"""
 
 from __future__ import annotations
 
@@ -84,4 +87,29 @@ def source_key(project_id: int, filename: str) -> str:
 
 
 def manifest_key(project_id: int) -> str:
+    """`projects/{id}/manifest.json`: the book's chapters, levels and ACX report."""
     return f"projects/{project_id}/manifest.json"
+
+
+def preview_key(project_id: int) -> str:
+    """`projects/{id}/preview.json`: the parse result shown before a conversion starts."""
+    return f"projects/{project_id}/preview.json"
+
+
+PROJECT_WORKFLOW = "ProjectWorkflow"
+"""The project workflow's type name: the kernel starts it by name, without importing workflows."""
+
+
+def project_workflow_id(project_id: int) -> str:
+    """`project-{id}`: one running conversion per project, found again by its id."""
+    return f"project-{project_id}"
+
+
+def chapter_workflow_id(project_id: int, index: int) -> str:
+    """`project-{id}/chapter-{n}`: the child that narrates chapter n."""
+    return f"{project_workflow_id(project_id)}/chapter-{index}"
+
+
+def job_id(workflow_id: str, job_index: int) -> str:
+    """`{chapter workflow id}/job-{n}`: a queue job, unique across retries of the activity."""
+    return f"{workflow_id}/job-{job_index}"

@@ -13,8 +13,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from voxflow.artifacts import ArtifactStore
-from voxflow.artifacts.keys import segment_audio_key
 from voxflow.inference import ModelInputError, TorchServeClient
+from voxflow.naming import segment_audio_key
 from voxflow.registry import Voice
 
 

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from voxflow.artifacts.keys import slugify
-from voxflow.conversion import chapter_workflow_id
+from voxflow.conversion import temporal_ui_link
 from voxflow.db import repository, session_scope
 from voxflow.db.models import SegmentStatus
 from voxflow.errors import InputError
+from voxflow.naming import chapter_workflow_id, slugify
 from web import queries, service
 from web.deps import Ctx, require_api
 from web.downloads import artifact_response
@@ -29,7 +29,6 @@ from web.schemas import (
     TemporalStatus,
     ValidationErrorOut,
     VoiceOut,
-    workflow_link,
 )
 
 MAX_ID = 2_147_483_647  # PostgreSQL integer columns
@@ -196,7 +195,7 @@ def _action(ctx: Ctx, result: service.ActionResult) -> ActionOut:
         state=result.state,
         message=result.message,
         workflow_id=workflow_id,
-        temporal_url=workflow_link(ctx.settings, workflow_id) if workflow_id else None,
+        temporal_url=temporal_ui_link(ctx.settings, workflow_id) if workflow_id else None,
     )
 
 

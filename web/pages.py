@@ -13,14 +13,16 @@ from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from voxflow.conversion import temporal_ui_link
 from voxflow.db import repository, session_scope
 from voxflow.db.models import SegmentStatus
 from voxflow.errors import VoxflowError
+from voxflow.naming import project_workflow_id
 from web import queries, service
 from web.api import MAX_ID, ChapterIndex, OutputFormat, ProjectId, TextFormat, read_input
 from web.deps import Ctx, require_page
 from web.errors import status_for
-from web.schemas import ChapterOut, TemporalStatus, workflow_link
+from web.schemas import ChapterOut, TemporalStatus
 from web.security import auth_required, check_csrf_token, check_login, check_origin, session_user
 
 router = APIRouter(dependencies=[Depends(require_page)], include_in_schema=False)
@@ -147,7 +149,7 @@ async def project_page(request: Request, ctx: Ctx, project_id: ProjectId) -> HTM
         progress=view.progress,
         chapters=_chapters(ctx, view),
         preview=preview,
-        temporal_url=workflow_link(ctx.settings, f"project-{project_id}"),
+        temporal_url=temporal_ui_link(ctx.settings, project_workflow_id(project_id)),
     )
 
 
@@ -163,7 +165,7 @@ async def project_summary_fragment(
         view=view,
         p=view.project,
         progress=view.progress,
-        temporal_url=workflow_link(ctx.settings, f"project-{project_id}"),
+        temporal_url=temporal_ui_link(ctx.settings, project_workflow_id(project_id)),
     )
 
 

@@ -6,16 +6,12 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
-from voxflow.conversion import chapter_workflow_id, project_workflow_id, temporal_ui_link
+from voxflow.conversion import temporal_ui_link
 from voxflow.db.models import Chapter, Project, Segment
+from voxflow.naming import chapter_workflow_id, project_workflow_id
 from voxflow.registry import Voice
 from voxflow.settings import Settings
 from web.queries import Progress, ProjectView, SegmentPage
-
-
-def workflow_link(settings: Settings, workflow_id: str) -> str:
-    """The Temporal UI page of a workflow (the kernel escapes the '/' in chapter ids)."""
-    return temporal_ui_link(settings, workflow_id)
 
 
 class VoiceOut(BaseModel):
@@ -146,7 +142,7 @@ class ChapterOut(BaseModel):
             lufs=chapter.lufs,
             error=chapter.error,
             workflow_id=workflow_id,
-            temporal_url=workflow_link(settings, workflow_id),
+            temporal_url=temporal_ui_link(settings, workflow_id),
             audio_url=f"{base}/audio" if chapter.audio_key else None,
             subtitles_url=f"{base}/subtitles" if chapter.subtitle_key else None,
             segments_url=f"{base}/segments",
@@ -185,7 +181,7 @@ class ProjectDetail(ProjectSummary):
             source_format=p.source_format,
             model_version=p.model_version,
             workflow_id=workflow_id,
-            temporal_url=workflow_link(settings, workflow_id),
+            temporal_url=temporal_ui_link(settings, workflow_id),
             temporal=temporal,
             book_url=f"{base}/book" if p.book_key else None,
             manifest_url=f"{base}/manifest" if p.manifest_key else None,

@@ -32,6 +32,7 @@ from voxflow.document import Document
 from voxflow.errors import InputError, ServiceUnavailable, VoxflowError
 from voxflow.importers import load_document_bytes
 from voxflow.importers._input import check_container, format_for
+from voxflow.naming import preview_key
 from voxflow.registry import load_registry
 from voxflow.settings import Settings
 from web.errors import Conflict, TooLarge, UnsupportedType
@@ -42,11 +43,6 @@ FINAL_STATES = {ProjectState.done, ProjectState.failed, ProjectState.cancelled}
 MAX_NAME = 120
 PREVIEW_SENTENCE_CHARS = 160
 CANCEL_WAIT_S = 5.0
-
-
-def preview_key(project_id: int) -> str:
-    """`projects/{id}/preview.json`: the parse result shown before a conversion starts."""
-    return f"projects/{project_id}/preview.json"
 
 
 def safe_filename(name: str | None, default: str = "upload.txt") -> str:

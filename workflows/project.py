@@ -31,18 +31,11 @@ with workflow.unsafe.imports_passed_through():
         ProjectResult,
         StatusUpdate,
     )
+    from voxflow.naming import PROJECT_WORKFLOW, chapter_workflow_id
     from workflows.chapter import ChapterWorkflow, retry_policy
 
 
-def project_workflow_id(project_id: int) -> str:
-    return f"project-{project_id}"
-
-
-def chapter_workflow_id(project_id: int, index: int) -> str:
-    return f"project-{project_id}/chapter-{index}"
-
-
-@workflow.defn
+@workflow.defn(name=PROJECT_WORKFLOW)
 class ProjectWorkflow:
     def __init__(self) -> None:
         self._project_id = 0

@@ -253,20 +253,14 @@ def test_resolver_refuses_what_does_not_exist():
 
 
 def test_every_app_container_runs_a_real_command(objects):
-    from voxflow.artifacts.oci import build_parser
-
     seen = set()
     for _, _, container in all_containers(objects):
         if not APP_IMAGE.search(container["image"]):
             continue
         command = container.get("command", []) + container.get("args", [])
-        if command[0] == "voxflow":
-            resolve_voxflow(command[1:])
-            seen.add(" ".join(command[1:3]))
-        else:
-            assert command[:3] == ["python", "-m", "voxflow.artifacts.oci"], command
-            build_parser().parse_args(command[3:])
-            seen.add("models pull")
+        assert command[0] == "voxflow", command
+        resolve_voxflow(command[1:])
+        seen.add(" ".join(command[1:3]))
         # Exec probes run the probe script the app image carries.
         for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
             exec_probe = container.get(kind, {}).get("exec")
@@ -278,6 +272,7 @@ def test_every_app_container_runs_a_real_command(objects):
         "worker inference",
         "worker relay",
         "db upgrade",
+        "store pull",
     } <= seen
 
 

@@ -17,8 +17,9 @@ from tests.helpers.conversions import convert
 from tests.plugins.temporal import make_settings, running_worker
 from voxflow import audio
 from voxflow.artifacts import open_store
-from voxflow.conversion import chapter_workflow_id, connect
+from voxflow.conversion import connect
 from voxflow.db import make_engine, repository, session_scope
+from voxflow.naming import chapter_workflow_id
 from voxflow.settings import Settings
 from workflows.chapter import ChapterWorkflow
 from workflows.project import ProjectWorkflow

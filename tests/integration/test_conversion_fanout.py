@@ -15,10 +15,11 @@ import pytest
 from tests.integration.test_serving_hf import make_tiny_vits
 from tests.plugins.temporal import SUGGEST_CONTINUE_AS_NEW_AT, make_settings, running_worker
 from voxflow.contracts import ProjectResult
-from voxflow.conversion import chapter_workflow_id, connect, start_conversion_bytes
+from voxflow.conversion import connect, start_conversion_bytes
 from voxflow.inference import TorchServeClient
+from voxflow.naming import chapter_workflow_id
 from voxflow.registry import Voice
-from voxflow.serving import build_archive
+from voxflow.serving.archives import build_archive
 
 pytestmark = pytest.mark.integration
 

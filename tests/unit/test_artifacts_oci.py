@@ -10,6 +10,8 @@ import datetime as dt
 import io
 import mimetypes
 import os
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 
@@ -24,7 +26,8 @@ from tests.plugins.oci_endpoint import (
     write_oci_config,
 )
 from voxflow.artifacts import ArtifactNotFound, open_store
-from voxflow.artifacts.oci import MIB, OCIObjectStore, main, make_client
+from voxflow.artifacts.oci import MIB, OCIObjectStore, make_client
+from voxflow.artifacts.transfer import download
 from voxflow.errors import ConfigError, ServiceUnavailable
 
 
@@ -160,15 +163,6 @@ def test_open_streams_in_chunks(store):
         first = stream.read(1000)
         rest = stream.read()
     assert first + rest == payload
-
-
-def test_download_file_is_atomic(store, tmp_path):
-    store.put("models/joe-1.0.mar", b"mar bytes")
-    target = store.download_file("models/joe-1.0.mar", tmp_path / "out" / "joe-1.0.mar")
-    assert target.read_bytes() == b"mar bytes"
-    with pytest.raises(ArtifactNotFound):
-        store.download_file("models/none.mar", tmp_path / "out" / "none.mar")
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["joe-1.0.mar"]
 
 
 def test_list_pages_through_next_start_with(oci_endpoint, tmp_path):
@@ -391,27 +385,48 @@ def test_principal_without_region_needs_one(tmp_path, monkeypatch):
 # ----------------------------------------------------------------------------- init container
 
 
-def test_pull_command_fetches_archives(settings, store, tmp_path, monkeypatch, capsys):
+def store_pull(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """`voxflow store pull ...` as the TorchServe pods' init container runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "voxflow", "store", "pull", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_store_pull_fetches_archives(settings, store, tmp_path):
     store.put("models/joe-1.0.mar", b"joe")
     store.put("models/gpu/mms-2.0.mar", b"mms")
     store.put("models/README.txt", b"not an archive")
     store.put("modelsx/other.mar", b"not under the prefix")
-    for name, value in {
+    env = {
         "VOXFLOW_ARTIFACT_STORE": "oci",
         "VOXFLOW_OCI_BUCKET": settings.oci_bucket,
         "VOXFLOW_OCI_NAMESPACE": settings.oci_namespace,
         "VOXFLOW_OCI_ENDPOINT": settings.oci_endpoint,
         "VOXFLOW_OCI_CONFIG_FILE": str(settings.oci_config_file),
         "VOXFLOW_DATA_DIR": str(tmp_path / "data"),
-    }.items():
-        monkeypatch.setenv(name, value)
+    }
     dest = tmp_path / "model-store"
-    assert main(["pull", "models/", str(dest), "--suffix", ".mar", "--require"]) == 0
+    done = store_pull("models/", str(dest), "--suffix", ".mar", "--require", env=env)
+    assert done.returncode == 0, done.stderr
     found = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
     assert found == ["gpu/mms-2.0.mar", "joe-1.0.mar"]
     assert (dest / "joe-1.0.mar").read_bytes() == b"joe"
-    assert "pulled" in capsys.readouterr().out
-    assert main(["pull", "nothing/", str(tmp_path / "empty"), "--require"]) == 2
-    monkeypatch.setenv("VOXFLOW_OCI_BUCKET", "absent-bucket")
-    assert main(["pull", "models/", str(dest)]) == 2
-    assert "absent-bucket" in capsys.readouterr().err
+    assert "pulled" in done.stdout
+    assert not [p for p in dest.rglob(".*")], "no temp file is left beside the archives"
+    empty = store_pull("nothing/", str(tmp_path / "empty"), "--require", env=env)
+    assert empty.returncode == 2 and "nothing under 'nothing/'" in empty.stderr
+    absent = store_pull("models/", str(dest), env={**env, "VOXFLOW_OCI_BUCKET": "absent-bucket"})
+    assert absent.returncode == 2 and "absent-bucket" in absent.stderr
+
+
+def test_download_is_atomic(store, tmp_path):
+    store.put("models/joe-1.0.mar", b"mar bytes")
+    target = download(store, "models/joe-1.0.mar", tmp_path / "out" / "joe-1.0.mar")
+    assert target.read_bytes() == b"mar bytes"
+    with pytest.raises(ArtifactNotFound):
+        download(store, "models/none.mar", tmp_path / "out" / "none.mar")
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["joe-1.0.mar"]

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from voxflow.artifacts import validate_key
-from voxflow.artifacts.keys import (
+from voxflow.naming import (
     book_key,
     chapter_file_key,
     manifest_key,

@@ -44,8 +44,9 @@ from voxflow.contracts import (
     ProjectResult,
     StatusUpdate,
 )
+from voxflow.naming import chapter_workflow_id, project_workflow_id
 from workflows.chapter import ChapterWorkflow
-from workflows.project import ProjectWorkflow, chapter_workflow_id, project_workflow_id
+from workflows.project import ProjectWorkflow
 
 SUGGEST_CONTINUE_AS_NEW_AT = 60
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from voxflow.artifacts import open_store
-from voxflow.artifacts.keys import book_key, chapter_file_key, manifest_key
 from voxflow.db import make_engine, migrate, repository, session_scope
 from voxflow.db.models import ChapterState, ProjectState, Segment, SegmentStatus
 from voxflow.document import Block, Chapter, Document
 from voxflow.document import Segment as DocSegment
+from voxflow.naming import book_key, chapter_file_key, manifest_key, project_workflow_id
 from voxflow.settings import Settings
 
 # 4,000 bytes that stand in for an MP3: Range tests only need known bytes.
@@ -49,7 +49,7 @@ def seed_project(
             )
             pid = project.id
             if started:
-                repository.record_conversion(session, pid, workflow_id=f"project-{pid}")
+                repository.record_conversion(session, pid, workflow_id=project_workflow_id(pid))
             for chapter in repository.list_chapters(session, pid):
                 count = chapter.segment_count if finished else done.get(chapter.index, 0)
                 if count:

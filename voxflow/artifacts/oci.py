@@ -3,14 +3,10 @@
 Objects are named by the artifact key itself. Small writes are one PutObject; anything larger than
 the part size goes through the SDK's UploadManager as a parallel multipart upload. Downloads for
 users are pre-authenticated requests (PARs): time-limited links that need no OCI credentials.
-
-Run as `python -m voxflow.artifacts.oci pull PREFIX DEST` it copies a bucket prefix into a folder:
-the TorchServe pods' init container uses it to fetch their `.mar` archives.
 """
 
 from __future__ import annotations
 
-import argparse
 import base64
 import contextlib
 import datetime as dt
@@ -18,8 +14,6 @@ import hashlib
 import io
 import mimetypes
 import os
-import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -207,21 +201,6 @@ class OCIObjectStore:
         return None
 
     # ------------------------------------------------------------------ extras
-
-    def download_file(self, key: str, target: str | Path) -> Path:
-        """Stream an object to `target` atomically (a temp file beside it, then a rename)."""
-        target = Path(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "wb") as out, self.open(key) as stream:
-                shutil.copyfileobj(stream, out, _CHUNK)
-            os.replace(temp, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            raise
-        return target
 
     # ------------------------------------------------------------------ internals
 
@@ -456,53 +435,3 @@ class _Spool:
 
     def getvalue(self) -> bytes:
         return self.buffer.getvalue()
-
-
-# ---------------------------------------------------------------------- init-container entry
-
-
-def pull(store: OCIObjectStore, prefix: str, dest: Path, suffix: str = "") -> list[Path]:
-    """Copy every object under `prefix` (ending in `suffix`) into `dest`, keeping sub-paths."""
-    pulled = []
-    for key in store.list(prefix):
-        if not key.endswith(suffix):
-            continue
-        relative = key[len(prefix) :].lstrip("/")
-        if not relative:
-            continue
-        pulled.append(store.download_file(key, dest / relative))
-    return pulled
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m voxflow.artifacts.oci")
-    commands = parser.add_subparsers(dest="command", required=True)
-    pull_cmd = commands.add_parser("pull", help="copy a bucket prefix into a folder")
-    pull_cmd.add_argument("prefix", help="object name prefix, e.g. models/")
-    pull_cmd.add_argument("dest", type=Path, help="folder to fill")
-    pull_cmd.add_argument("--suffix", default="", help="only names ending with this")
-    pull_cmd.add_argument("--require", action="store_true", help="fail when nothing matched")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`pull PREFIX DEST [--suffix .mar] [--require]` with the store from VOXFLOW_* settings."""
-    from voxflow.settings import Settings
-
-    args = build_parser().parse_args(argv)
-    try:
-        store = OCIObjectStore.from_settings(Settings())
-        pulled = pull(store, args.prefix, args.dest, args.suffix)
-    except VoxflowError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return error.exit_code
-    for path in pulled:
-        print(f"pulled {path} ({path.stat().st_size} bytes)")
-    if args.require and not pulled:
-        print(f"error: nothing under {args.prefix!r} in {store!r}", file=sys.stderr)
-        return 2
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

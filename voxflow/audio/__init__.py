@@ -14,8 +14,10 @@ from voxflow.audio.errors import AudioError
 from voxflow.audio.loudness import LevelMeter, Levels
 from voxflow.audio.manifest import (
     ManifestChapter,
+    book_manifest,
     build_manifest,
     chapter_basename,
+    chapter_entry,
     slugify,
     write_manifest,
 )
@@ -34,9 +36,11 @@ __all__ = [
     "SegmentAudio",
     "SegmentTime",
     "assemble_chapter",
+    "book_manifest",
     "build_m4b",
     "build_manifest",
     "chapter_basename",
+    "chapter_entry",
     "check_acx",
     "encode_aac",
     "measure_file",

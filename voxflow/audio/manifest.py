@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from voxflow.artifacts import keys
+from voxflow import naming
 from voxflow.audio.assemble import ChapterAudio
 from voxflow.audio.book import BookAudio
 
@@ -27,10 +27,10 @@ SCHEMA_VERSION = 1
 
 def slugify(title: str, max_len: int = 60) -> str:
     """The artifact keys' slug; 'chapter' when nothing usable is left."""
-    return keys.slugify(title, max_len, fallback="chapter")
+    return naming.slugify(title, max_len, fallback="chapter")
 
 
-chapter_basename = keys.chapter_basename  # one naming fact, in voxflow/artifacts/keys.py
+chapter_basename = naming.chapter_basename  # one naming fact, in voxflow/naming.py
 
 
 @dataclass
@@ -55,6 +55,69 @@ def _round(value: float, digits: int = 3) -> float | None:
     return round(value, digits) if value == value and abs(value) != float("inf") else None
 
 
+def chapter_entry(chapter: ManifestChapter, base_dir: Path | None = None) -> dict:
+    """One chapter's manifest entry: its files, levels, ACX verdict and segment times."""
+    audio = chapter.audio
+    return {
+        "index": chapter.index,
+        "title": chapter.title,
+        "audio_file": _rel(audio.audio_path, base_dir),
+        "subtitle_file": _rel(audio.subtitle_path, base_dir),
+        "duration_s": _round(audio.duration_s),
+        "loudness": {
+            "lufs": _round(audio.lufs, 2),
+            "rms_db": _round(audio.rms_db, 2),
+            "peak_db": _round(audio.peak_db, 2),
+            "true_peak_db": _round(audio.acx.true_peak_db, 2),
+            "noise_floor_db": _round(audio.noise_floor_db, 2),
+            "gain_db": _round(audio.gain_db, 2),
+            "limited": audio.limited,
+            "acx_passed": audio.acx.passed,
+            "acx_problems": list(audio.acx.problems),
+        },
+        "segments": [
+            {
+                "index": t.index,
+                "block_index": t.block_index,
+                "text": t.text,
+                "start_s": _round(t.start_s),
+                "end_s": _round(t.end_s),
+            }
+            for t in audio.segment_times
+        ],
+    }
+
+
+def book_manifest(
+    *,
+    project_id: str | int,
+    title: str,
+    voice_model: str,
+    voice_version: str,
+    sample_rate: int,
+    entries: Sequence[dict],
+    book: BookAudio | None = None,
+    audio_format: str = "mp3",
+    base_dir: Path | None = None,
+) -> dict:
+    """The manifest dict over chapter entries made earlier (each chapter keeps its own)."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "project": {"id": project_id, "title": title},
+        "voice": {"model": voice_model, "version": voice_version},
+        "sample_rate": sample_rate,
+        "format": audio_format,
+        "chapters": list(entries),
+        "book": None
+        if book is None
+        else {
+            "file": _rel(book.path, base_dir),
+            "duration_s": _round(book.duration_s),
+            "chapter_starts_s": [_round(s) for s in book.chapter_starts_s],
+        },
+    }
+
+
 def build_manifest(
     *,
     project_id: str | int,
@@ -67,52 +130,18 @@ def build_manifest(
     audio_format: str = "mp3",
     base_dir: Path | None = None,
 ) -> dict:
-    """The manifest dict; file paths are made relative to `base_dir` (the manifest's folder)."""
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "project": {"id": project_id, "title": title},
-        "voice": {"model": voice_model, "version": voice_version},
-        "sample_rate": sample_rate,
-        "format": audio_format,
-        "chapters": [
-            {
-                "index": ch.index,
-                "title": ch.title,
-                "audio_file": _rel(ch.audio.audio_path, base_dir),
-                "subtitle_file": _rel(ch.audio.subtitle_path, base_dir),
-                "duration_s": _round(ch.audio.duration_s),
-                "loudness": {
-                    "lufs": _round(ch.audio.lufs, 2),
-                    "rms_db": _round(ch.audio.rms_db, 2),
-                    "peak_db": _round(ch.audio.peak_db, 2),
-                    "true_peak_db": _round(ch.audio.acx.true_peak_db, 2),
-                    "noise_floor_db": _round(ch.audio.noise_floor_db, 2),
-                    "gain_db": _round(ch.audio.gain_db, 2),
-                    "limited": ch.audio.limited,
-                    "acx_passed": ch.audio.acx.passed,
-                    "acx_problems": list(ch.audio.acx.problems),
-                },
-                "segments": [
-                    {
-                        "index": t.index,
-                        "block_index": t.block_index,
-                        "text": t.text,
-                        "start_s": _round(t.start_s),
-                        "end_s": _round(t.end_s),
-                    }
-                    for t in ch.audio.segment_times
-                ],
-            }
-            for ch in chapters
-        ],
-        "book": None
-        if book is None
-        else {
-            "file": _rel(book.path, base_dir),
-            "duration_s": _round(book.duration_s),
-            "chapter_starts_s": [_round(s) for s in book.chapter_starts_s],
-        },
-    }
+    """The manifest of chapters measured in this process; paths relative to `base_dir`."""
+    return book_manifest(
+        project_id=project_id,
+        title=title,
+        voice_model=voice_model,
+        voice_version=voice_version,
+        sample_rate=sample_rate,
+        entries=[chapter_entry(chapter, base_dir) for chapter in chapters],
+        book=book,
+        audio_format=audio_format,
+        base_dir=base_dir,
+    )
 
 
 def write_manifest(path: Path, manifest: dict) -> Path:

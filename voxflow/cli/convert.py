@@ -100,9 +100,9 @@ async def _convert(
     fmt: str | None,
     out: Path | None,
 ) -> str:
-    from voxflow.artifacts.keys import slugify
     from voxflow.conversion import connect, start_conversion, temporal_ui_link
     from voxflow.db import make_engine
+    from voxflow.naming import slugify
 
     client = await connect(settings)
     started = await start_conversion(settings, file, voice=voice, output_format=fmt, client=client)
@@ -221,8 +221,9 @@ def status(
     project: int = typer.Argument(None, help="Project id; all projects when omitted."),
 ) -> None:
     """Show projects, or one project's chapters, with state and progress."""
-    from voxflow.conversion import project_workflow_id, temporal_ui_link
+    from voxflow.conversion import temporal_ui_link
     from voxflow.db import make_engine, migrate, repository, session_scope
+    from voxflow.naming import project_workflow_id
 
     settings = get_settings()
     migrate(settings.database_url)
