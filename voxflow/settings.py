@@ -9,6 +9,10 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from voxflow.contracts import ConversionOptions
+
+_OPTIONS = ConversionOptions()
+
 
 def _default_data_dir() -> Path:
     return Path.home() / ".local" / "share" / "voxflow"
@@ -55,13 +59,14 @@ class Settings(BaseSettings):
     temporal_tls_server_name: str | None = None
 
     # Orchestration: how a conversion is cut into jobs and how much runs at once.
-    job_max_segments: int = 16
-    job_max_chars: int = 3000
-    job_window: int = 4
-    job_plan_page: int = 500
-    max_parallel_chapters: int = 2
-    activity_max_attempts: int = 5
-    heartbeat_timeout_s: float = 60.0
+    # Defaults are the workflow contract's own, so a workflow started without settings agrees.
+    job_max_segments: int = _OPTIONS.job_max_segments
+    job_max_chars: int = _OPTIONS.job_max_chars
+    job_window: int = _OPTIONS.window
+    job_plan_page: int = _OPTIONS.plan_page
+    max_parallel_chapters: int = _OPTIONS.max_parallel_chapters
+    activity_max_attempts: int = _OPTIONS.activity_max_attempts
+    heartbeat_timeout_s: float = _OPTIONS.heartbeat_timeout_s
     worker_max_activities: int = 16
     output_format: Literal["mp3", "wav", "ogg"] = "mp3"
 
@@ -74,7 +79,7 @@ class Settings(BaseSettings):
     queue_max_attempts: int = 3
     queue_delivery_limit: int = 10
     inference_prefetch: int = 2
-    queue_heartbeat_timeout_s: float = 300.0
+    queue_heartbeat_timeout_s: float = _OPTIONS.queue_heartbeat_timeout_s
 
     # TorchServe.
     torchserve_inference_url: str = "http://127.0.0.1:8080"

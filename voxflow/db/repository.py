@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -25,6 +26,8 @@ from voxflow.db.models import (
 from voxflow.db.types import utcnow
 from voxflow.document import Document
 from voxflow.errors import VoxflowError
+
+_Stateful = TypeVar("_Stateful", Project, Chapter)
 
 # Rows per bulk statement: well under SQLite's and PostgreSQL's bound-parameter limits.
 _BATCH = 1000
@@ -282,9 +285,6 @@ def set_chapter_state(
     lufs: float | None = None,
 ) -> Chapter:
     """Move a chapter to `state`; `error` is replaced (None clears it), other outputs only set."""
-    chapter = get_chapter(session, project_id, index)
-    chapter.state = state
-    chapter.error = error
     outputs = {
         "workflow_id": workflow_id,
         "audio_key": audio_key,
@@ -292,11 +292,7 @@ def set_chapter_state(
         "duration_s": duration_s,
         "lufs": lufs,
     }
-    for name, value in outputs.items():
-        if value is not None:
-            setattr(chapter, name, value)
-    session.flush()
-    return chapter
+    return _move(session, get_chapter(session, project_id, index), state, error, outputs)
 
 
 def set_project_state(
@@ -310,15 +306,21 @@ def set_project_state(
     manifest_key: str | None = None,
 ) -> Project:
     """Move a project to `state`; `error` is replaced (None clears it), outputs only set."""
-    project = get_project(session, project_id)
-    project.state = state
-    project.error = error
     outputs = {"duration_s": duration_s, "book_key": book_key, "manifest_key": manifest_key}
+    return _move(session, get_project(session, project_id), state, error, outputs)
+
+
+def _move(
+    session: Session, row: _Stateful, state: Any, error: str | None, outputs: dict
+) -> _Stateful:
+    """Set state and error on a project or chapter row, and each output that is not None."""
+    row.state = state
+    row.error = error
     for name, value in outputs.items():
         if value is not None:
-            setattr(project, name, value)
+            setattr(row, name, value)
     session.flush()
-    return project
+    return row
 
 
 def record_conversion(
