@@ -55,8 +55,16 @@ class DocumentActivities:
     def _record(self, update: StatusUpdate) -> None:
         with session_scope(self.resources.engine) as session:
             if update.chapter_index is None:
-                repository.set_project_state(
-                    session, update.project_id, ProjectState(update.state), error=update.error
+                state = ProjectState(update.state)
+                repository.set_project_state(session, update.project_id, state, error=update.error)
+                info = activity.info()
+                repository.follow_conversion(
+                    session,
+                    update.project_id,
+                    state,
+                    error=update.error,
+                    workflow_id=info.workflow_id,
+                    run_id=info.workflow_run_id,
                 )
             else:
                 repository.set_chapter_state(

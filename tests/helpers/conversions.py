@@ -40,6 +40,15 @@ def snapshot(settings: Settings, project_id: int):
     return project, {c.index: c for c in chapters}, segments
 
 
+def conversions(settings: Settings, project_id: int) -> list[tuple[str, str | None]]:
+    """The project's conversion rows as (state, error), oldest first."""
+    engine = make_engine(settings.database_url)
+    with session_scope(engine) as session:
+        rows = [(c.state.value, c.error) for c in repository.list_conversions(session, project_id)]
+    engine.dispose()
+    return rows
+
+
 def chapter_row(settings: Settings, project_id: int, index: int):
     """The chapter's row, or None while the import has not stored it yet."""
     return snapshot(settings, project_id)[1].get(index)

@@ -10,6 +10,7 @@ import pytest
 
 from tests.helpers.conversions import (
     book,
+    conversions,
     project_result,
     segment_files,
     snapshot,
@@ -119,6 +120,10 @@ async def test_failed_chapter_replays_without_redoing_the_others(
     project, chapters, segments = snapshot(settings, started.project_id)
     assert project.state == "done"
     assert [c.state for c in chapters.values()] == ["done", "done"]
+    assert conversions(settings, started.project_id) == [
+        ("failed", "chapter 2 failed; replay or accept the book without chapter 2"),
+        ("done", None),
+    ], "the first run ended where the chapter failed, and the replay is its own conversion"
     assert all(s.attempts == 1 for s in segments[1]), "chapter 1 was not synthesised again"
     root = Path(settings.artifacts_dir)
     for key in first_chapter_files:

@@ -284,6 +284,58 @@ def test_conversion_records(engine, project_id):
         assert conversions[1].finished_at is None
 
 
+def test_conversions_follow_the_workflow_through_a_replay_and_an_accept(engine, project_id):
+    """Each run of work is one conversion row, finished where the workflow comes to rest."""
+    workflow_id = f"project-{project_id}"
+
+    def follow(state: ProjectState, error: str | None = None, run_id: str = "run-1") -> None:
+        with session_scope(engine) as session:
+            if state == ProjectState.attention:
+                repo.set_chapter_state(session, project_id, 2, ChapterState.failed)
+            repo.follow_conversion(
+                session, project_id, state, error=error, workflow_id=workflow_id, run_id=run_id
+            )
+
+    follow(ProjectState.importing)  # before its starter recorded it: nothing to follow yet
+    with session_scope(engine) as session:
+        assert repo.list_conversions(session, project_id) == []
+        repo.record_conversion(
+            session,
+            project_id,
+            workflow_id=workflow_id,
+            run_id="run-1",
+            dispatch=DispatchMode.queue,
+        )
+    for state in (ProjectState.importing, ProjectState.running, ProjectState.attention):
+        follow(state)
+    follow(ProjectState.running)  # the replay of chapter 2
+    follow(ProjectState.attention)  # it failed again
+    follow(ProjectState.building)  # the user accepted the book without it
+    follow(ProjectState.done)
+    follow(ProjectState.done)  # a retried status write changes nothing
+    with session_scope(engine) as session:
+        conversions = repo.list_conversions(session, project_id)
+        assert [(c.state, c.dispatch, c.error) for c in conversions] == [
+            (ConversionState.failed, DispatchMode.queue, failed_chapter_2),
+            (ConversionState.failed, DispatchMode.queue, failed_chapter_2),
+            (ConversionState.done, DispatchMode.queue, None),
+        ]
+        assert all(c.finished_at is not None for c in conversions)
+
+
+failed_chapter_2 = "chapter 2 failed; replay or accept the book without chapter 2"
+
+
+def test_a_failed_import_fails_its_conversion_with_the_reason(engine, project_id):
+    with session_scope(engine) as session:
+        repo.record_conversion(session, project_id, workflow_id="w", run_id="r")
+        repo.follow_conversion(
+            session, project_id, ProjectState.failed, error="no text", workflow_id="w", run_id="r"
+        )
+        (conversion,) = repo.list_conversions(session, project_id)
+        assert (conversion.state, conversion.error) == (ConversionState.failed, "no text")
+
+
 def test_unique_indexes_enforced(engine, project_id):
     with session_scope(engine) as session:
         chapter = repo.get_chapter(session, project_id, 1)

@@ -354,6 +354,58 @@ def finish_conversion(
     return conversion
 
 
+# A project state where its workflow rests, and how the conversion that led there ends.
+_CONVERSION_ENDS = {
+    ProjectState.done: ConversionState.done,
+    ProjectState.failed: ConversionState.failed,
+    ProjectState.cancelled: ConversionState.cancelled,
+    ProjectState.attention: ConversionState.failed,
+}
+
+
+def follow_conversion(
+    session: Session,
+    project_id: int,
+    state: ProjectState,
+    *,
+    error: str | None,
+    workflow_id: str,
+    run_id: str | None,
+) -> Conversion | None:
+    """Keep conversion rows in step with the workflow's state (recorded where it changes).
+
+    A resting state finishes the running conversion; work after a rest (a replay, or building
+    the book after an accept) is a new conversion. The first one is recorded by its starter.
+    """
+    latest = session.exec(
+        select(Conversion)
+        .where(Conversion.project_id == project_id)
+        .order_by(col(Conversion.id).desc())
+        .limit(1)
+    ).first()
+    if latest is None:
+        return None
+    ended = _CONVERSION_ENDS.get(state)
+    if ended is not None:
+        if latest.state != ConversionState.running:
+            return latest
+        if state == ProjectState.attention and error is None:
+            failed = [
+                str(c.index) for c in list_chapters(session, project_id) if c.state == "failed"
+            ]
+            which = f"chapter{'s' if len(failed) > 1 else ''} {', '.join(failed)}"
+            error = f"{which} failed; replay or accept the book without {which}"
+        return finish_conversion(session, latest.id, ended, error=error)
+    if latest.state == ConversionState.running or state not in (
+        ProjectState.running,
+        ProjectState.building,
+    ):
+        return latest
+    return record_conversion(
+        session, project_id, workflow_id=workflow_id, run_id=run_id, dispatch=latest.dispatch
+    )
+
+
 def list_conversions(session: Session, project_id: int) -> Sequence[Conversion]:
     statement = (
         select(Conversion).where(Conversion.project_id == project_id).order_by(Conversion.id)
