@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.plugins.services import free_port
 from voxflow.inference import Synthesis, TorchServeClient
-from voxflow.serving import TorchServeProcess, build_model_store
+from voxflow.serving.archives import build_model_store
+from voxflow.serving.process import TorchServeProcess
 from voxflow.settings import Settings
 
 SENTENCES = [

@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from voxflow.registry import load_registry
-from voxflow.serving import build_archive
+from voxflow.serving.archives import build_archive
 from voxflow.settings import get_settings
 
 

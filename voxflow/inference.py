@@ -72,6 +72,25 @@ def error_body(response: httpx.Response) -> tuple[str, str]:
     return "", response.text.strip()
 
 
+def read_key_file(path: Path) -> dict[str, str]:
+    """TorchServe's key_file.json → {"inference": key, "management": key}; ValueError mid-write."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return {
+        role: entry["key"]
+        for role, entry in data.items()
+        if isinstance(entry, dict) and "key" in entry
+    }
+
+
+def workers_ready(described: list[dict[str, Any]]) -> bool:
+    """True when a describe-model answer (GET /models/NAME) lists at least one READY worker."""
+    return any(
+        worker.get("status") == "READY"
+        for entry in described
+        for worker in entry.get("workers", [])
+    )
+
+
 class KeySource:
     """Bearer tokens: one fixed token, or TorchServe's key_file.json (re-read when it changes)."""
 
@@ -91,12 +110,9 @@ class KeySource:
         mtime = self.key_file.stat().st_mtime
         if mtime != self._mtime:
             try:
-                data = json.loads(self.key_file.read_text(encoding="utf-8"))
+                self._keys = read_key_file(self.key_file)
             except ValueError:  # caught mid-write by TorchServe: keep the keys we had
                 return self._keys.get(role)
-            self._keys = {
-                k: v["key"] for k, v in data.items() if isinstance(v, dict) and "key" in v
-            }
             self._mtime = mtime
         return self._keys.get(role)
 
@@ -195,13 +211,7 @@ class TorchServeClient:
             )
         except httpx.TransportError:
             return False
-        if response.status_code != 200:
-            return False
-        return any(
-            worker.get("status") == "READY"
-            for entry in response.json()
-            for worker in entry.get("workers", [])
-        )
+        return response.status_code == 200 and workers_ready(response.json())
 
     # ---------------------------------------------------------------- management
     async def list_models(self) -> list[dict[str, Any]]:

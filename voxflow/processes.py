@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -9,6 +10,8 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import psutil
 
 from voxflow.errors import ServiceUnavailable
 
@@ -35,14 +38,35 @@ def split_address(address: str) -> tuple[str, int]:
     return host or "127.0.0.1", int(port)
 
 
+def group_members(pgid: int) -> list[psutil.Process]:
+    """Live processes of a process group (e.g. TorchServe's Java frontend and Python workers)."""
+    members = []
+    for process in psutil.process_iter(["pid", "status"]):
+        with contextlib.suppress(psutil.Error, ProcessLookupError):
+            if process.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(process.pid) == pgid:
+                members.append(process)
+    return members
+
+
 class ManagedProcess:
     """A child process with its own log file, stopped with SIGTERM then SIGKILL to its group."""
 
-    def __init__(self, name: str, argv: list[str], log_path: Path, env: dict | None = None):
+    # True: stop() also outwaits, then SIGKILLs, group members left after the leader exits.
+    reap_group = False
+
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        log_path: Path,
+        env: dict | None = None,
+        cwd: Path | None = None,
+    ):
         self.name = name
         self.argv = argv
         self.log_path = log_path
         self.env = env
+        self.cwd = cwd
         self.process: subprocess.Popen | None = None
 
     def start(self) -> ManagedProcess:
@@ -54,6 +78,7 @@ class ManagedProcess:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env={**os.environ, **(self.env or {})},
+            cwd=self.cwd,
             start_new_session=True,
         )
         log.close()
@@ -88,8 +113,10 @@ class ManagedProcess:
             if ready():
                 return
             if not self.alive:
+                code = self.process.returncode if self.process else None
                 raise ServiceUnavailable(
-                    f"{self.name} exited before {what} (log {self.log_path}):\n{self.log_tail()}"
+                    f"{self.name} exited with code {code} before {what} "
+                    f"(log {self.log_path}):\n{self.log_tail()}"
                 )
             time.sleep(0.2)
         raise ServiceUnavailable(
@@ -98,16 +125,24 @@ class ManagedProcess:
         )
 
     def stop(self, timeout_s: float = 20.0, sig: int = signal.SIGTERM) -> None:
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None or (self.process.poll() is not None and not self.reap_group):
             return
+        pgid = self.process.pid
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, sig)
         try:
-            os.killpg(self.process.pid, sig)
             self.process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)
             self.process.wait(timeout=10)
-        except ProcessLookupError:
-            pass
+        if self.reap_group:
+            deadline = time.monotonic() + timeout_s
+            while group_members(pgid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if group_members(pgid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pgid, signal.SIGKILL)
 
     def kill(self) -> None:
         """SIGKILL the whole group at once: what a crashed pod looks like."""

@@ -203,7 +203,8 @@ class LocalStack:
                 self._exit.callback(self.temporal.stop)
             if self.want_torchserve:
                 from voxflow.registry import load_registry
-                from voxflow.serving import TorchServeProcess, build_model_store
+                from voxflow.serving.archives import build_model_store
+                from voxflow.serving.process import TorchServeProcess
 
                 # One machine, no GPU: the embedded stack serves the cpu pool's voices.
                 voices = [v.name for v in load_registry(self.settings).in_pool("cpu")]

@@ -51,7 +51,7 @@ from tests.plugins.oci_endpoint import (
 from tests.plugins.services import POSTGRES_ADMIN_URL, free_port, missing, require_service
 from tests.plugins.torchserve import require_torchserve
 from voxflow.registry import parse_registry
-from voxflow.serving import build_archive
+from voxflow.serving.archives import build_archive
 from voxflow.settings import Settings
 
 pytestmark = pytest.mark.integration

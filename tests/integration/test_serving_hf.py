@@ -13,7 +13,7 @@ import pytest
 
 from voxflow.inference import TorchServeClient
 from voxflow.registry import Voice
-from voxflow.serving import build_archive
+from voxflow.serving.archives import build_archive
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from voxflow.errors import ServiceUnavailable
-from voxflow.serving import check_java, check_ports_free
+from voxflow.serving.process import check_java, check_ports_free
 
 
 def test_missing_java_says_how_to_install_it(monkeypatch, tmp_path):

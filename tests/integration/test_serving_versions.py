@@ -12,7 +12,7 @@ import pytest
 from tests.plugins.torchserve import start_torchserve
 from voxflow.inference import AuthorizationError, Synthesis, TorchServeClient
 from voxflow.registry import load_registry
-from voxflow.serving import build_archive
+from voxflow.serving.archives import build_archive
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,8 @@ import pytest
 
 from tests.plugins.services import free_port, missing
 from voxflow.errors import ServiceUnavailable
-from voxflow.serving import TorchServeProcess, build_model_store, check_java
+from voxflow.serving.archives import build_model_store
+from voxflow.serving.process import TorchServeProcess, check_java
 from voxflow.settings import Settings
 
 # Built archives are cached here (git-ignored) and rebuilt when a handler or config changes.

@@ -1,7 +1,11 @@
 """`voxflow models`: build archives, and list/register/set-default/unregister via TorchServe."""
 
+from __future__ import annotations
+
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -10,9 +14,23 @@ from rich.table import Table
 from voxflow.cli.app import app
 from voxflow.settings import get_settings
 
+if TYPE_CHECKING:
+    from voxflow.inference import TorchServeClient
+
 console = Console()
 models_app = typer.Typer(help="Voice models: build .mar archives, versions and rollback.")
 app.add_typer(models_app, name="models")
+
+
+def with_client(call: Callable[[TorchServeClient], Awaitable[Any]]) -> None:
+    """Run one management call against the configured TorchServe (the client loads lazily)."""
+    from voxflow.inference import TorchServeClient
+
+    async def run() -> None:
+        async with TorchServeClient(get_settings()) as client:
+            await call(client)
+
+    asyncio.run(run())
 
 
 @models_app.command("build")
@@ -29,7 +47,7 @@ def build(
     import dataclasses
 
     from voxflow.registry import load_registry
-    from voxflow.serving import build_archive
+    from voxflow.serving.archives import build_archive
 
     settings = get_settings()
     entry = load_registry(settings).get(voice)
@@ -82,39 +100,25 @@ def register(
     make_default: bool = typer.Option(False, "--set-default", help="Then route traffic to it."),
 ) -> None:
     """Load another version beside the current one (no downtime)."""
-    from voxflow.inference import TorchServeClient
 
-    async def run() -> None:
-        async with TorchServeClient(get_settings()) as client:
-            await client.register(f"{name}-{version}.mar", initial_workers=workers)
-            if make_default:
-                await client.set_default(name, version)
+    async def load(client: TorchServeClient) -> None:
+        await client.register(f"{name}-{version}.mar", initial_workers=workers)
+        if make_default:
+            await client.set_default(name, version)
 
-    asyncio.run(run())
+    with_client(load)
     console.print(f"registered {name} {version}" + (" (default)" if make_default else ""))
 
 
 @models_app.command("set-default")
 def set_default(name: str, version: str) -> None:
     """Route unversioned requests to VERSION: the roll-forward and the rollback."""
-    from voxflow.inference import TorchServeClient
-
-    async def run() -> None:
-        async with TorchServeClient(get_settings()) as client:
-            await client.set_default(name, version)
-
-    asyncio.run(run())
+    with_client(lambda client: client.set_default(name, version))
     console.print(f"{name}: default version is now {version}")
 
 
 @models_app.command("unregister")
 def unregister(name: str, version: str) -> None:
     """Unload one version (not the default one: set another default first)."""
-    from voxflow.inference import TorchServeClient
-
-    async def run() -> None:
-        async with TorchServeClient(get_settings()) as client:
-            await client.unregister(name, version)
-
-    asyncio.run(run())
+    with_client(lambda client: client.unregister(name, version))
     console.print(f"unregistered {name} {version}")

@@ -22,7 +22,8 @@ def serve(
     token_auth: bool = typer.Option(False, help="Turn TorchServe's token authorization on."),
 ) -> None:
     """Start TorchServe on 127.0.0.1 with the model store; Ctrl-C stops it and its workers."""
-    from voxflow.serving import TorchServeProcess, build_model_store
+    from voxflow.serving.archives import build_model_store
+    from voxflow.serving.process import TorchServeProcess
 
     settings = get_settings()
     if build:
@@ -49,7 +50,7 @@ def serve(
             console.print(f"keys: {process.key_file}")
         console.print("Ctrl-C stops TorchServe.")
         while not stopped.wait(0.5):
-            if process.process is None or process.process.poll() is not None:
+            if not process.alive:
                 console.print(f"[red]TorchServe exited[/]\n{process.log_tail()}")
                 raise typer.Exit(3)
     except KeyboardInterrupt:

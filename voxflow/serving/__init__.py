@@ -1,0 +1,1 @@
+"""TorchServe for Voxflow: `archives` builds the model store, `process` runs TorchServe locally."""
