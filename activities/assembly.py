@@ -1,7 +1,7 @@
 """Assemble a chapter's segments into its audio file, and the chapters into the book.
 
-Both run in the worker's thread pool (CPU and ffmpeg work) and heartbeat while they work; the
-work itself is `voxflow/assembly.py`, these only read and write the database around it.
+Both run in the worker's thread pool (CPU and ffmpeg work) and heartbeat on a timer while they
+work; the work itself is `voxflow/assembly.py`, these only read and write the database around it.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import BinaryIO
 
 from temporalio import activity
 
+from activities.heartbeats import beating_in_thread
 from activities.resources import Resources
 from voxflow import audio
 from voxflow.artifacts import ArtifactStore
@@ -34,15 +35,16 @@ class AssemblyActivities:
             chapter = session.get(Chapter, input.chapter_id)
             project = repository.get_project(session, input.project_id)
             index, title, voice_name = chapter.index, chapter.title, project.voice
-        stored = store_chapter(
-            self.resources.store,
-            self._segments(input.chapter_id),
-            project_id=input.project_id,
-            index=index,
-            title=title,
-            voice=self.resources.registry.get(voice_name),
-            output_format=input.output_format,
-        )
+        with beating_in_thread():
+            stored = store_chapter(
+                self.resources.store,
+                self._segments(input.chapter_id),
+                project_id=input.project_id,
+                index=index,
+                title=title,
+                voice=self.resources.registry.get(voice_name),
+                output_format=input.output_format,
+            )
         with session_scope(engine) as session:
             repository.set_segment_times(
                 session,
@@ -73,7 +75,6 @@ class AssemblyActivities:
             for index, block_index, text, key in page:
                 yield audio.SegmentAudio(index, block_index, text, _opener(store, key))
             offset += len(page)
-            activity.heartbeat(offset)
 
     @activity.defn
     def build_book(self, input: BookInput) -> BookResult:
@@ -87,15 +88,15 @@ class AssemblyActivities:
                 if c.state == ChapterState.done and c.audio_key
             ]
             title, voice_name, fmt = project.title, project.voice, project.output_format
-        stored = store_book(
-            self.resources.store,
-            chapters,
-            project_id=input.project_id,
-            title=title,
-            voice=self.resources.registry.get(voice_name),
-            output_format=fmt,
-            progress=activity.heartbeat,
-        )
+        with beating_in_thread():
+            stored = store_book(
+                self.resources.store,
+                chapters,
+                project_id=input.project_id,
+                title=title,
+                voice=self.resources.registry.get(voice_name),
+                output_format=fmt,
+            )
         with session_scope(engine) as session:
             repository.set_project_state(
                 session,

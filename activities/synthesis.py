@@ -8,12 +8,13 @@ import time
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeats import beating
 from activities.resources import Resources
 from voxflow.contracts import JobPlan, JobSpec, JobTotals, PlanRequest
 from voxflow.db import repository, session_scope
 from voxflow.inference import TransientInferenceError
 from voxflow.jobs import plan_jobs
-from voxflow.outcomes import job_totals, record_outcomes
+from voxflow.outcomes import job_totals, record_attempts, record_outcomes
 from voxflow.synthesis import SegmentOutcome, SegmentWork, synthesize_segments
 
 FLUSH_EVERY_S = 1.0
@@ -63,14 +64,16 @@ class SynthesisActivities:
             )  # fmt: skip
         recorder = _OutcomeRecorder(self.resources, stored_before)
         try:
-            outcomes = await synthesize_segments(
-                work,
-                voice,
-                self.resources.client(),
-                self.resources.store,
-                recorder.add,
-                known_stored=stored_before,
-            )
+            async with beating(lambda: [recorder.stored]):
+                outcomes = await synthesize_segments(
+                    work,
+                    voice,
+                    self.resources.client(),
+                    self.resources.store,
+                    recorder.add,
+                    known_stored=stored_before,
+                    before_synthesis=recorder.attempting,
+                )
         except TransientInferenceError as error:
             await recorder.flush()
             raise ApplicationError(str(error), type="TransientInferenceError") from error
@@ -102,6 +105,14 @@ class _OutcomeRecorder:
         activity.heartbeat(self.stored)
         if time.monotonic() - self.last_flush >= FLUSH_EVERY_S:
             self.writes.append(asyncio.get_running_loop().create_task(self._flush_pending()))
+
+    async def attempting(self, segment_ids: list[int]) -> None:
+        """Count the attempts in the database before the model is called."""
+        await asyncio.to_thread(self._write_attempts, segment_ids)
+
+    def _write_attempts(self, segment_ids: list[int]) -> None:
+        with session_scope(self.resources.engine) as session:
+            record_attempts(session, segment_ids)
 
     async def _flush_pending(self) -> None:
         outcomes, self.pending = self.pending, []

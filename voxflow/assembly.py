@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,7 +77,6 @@ def store_book(
     title: str,
     voice: Voice,
     output_format: str,
-    progress: Callable[[int], None] = lambda done: None,
 ) -> StoredBook:
     """Join the stored chapters' AAC parts, `(title, audio_key)` each, into the M4B and manifest."""
     entries = [json.loads(store.get(naming.chapter_entry_key(key))) for _, key in chapters]
@@ -89,7 +88,6 @@ def store_book(
             with store.open(part_key) as source, path.open("wb") as target:
                 shutil.copyfileobj(source, target)
             parts.append((chapter_title, path))
-            progress(len(parts))
         book_key = naming.book_key(project_id, title)
         book = audio.build_m4b(parts, Path(tmp) / Path(book_key).name, title=title, copy=True)
         store.put_file(book_key, book.path)

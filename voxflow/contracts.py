@@ -24,7 +24,9 @@ class ConversionOptions:
     activity_max_attempts: int = 5
     retry_initial_s: float = 1.0
     retry_max_s: float = 30.0
-    heartbeat_timeout_s: float = 60.0
+    # Activities heartbeat on a timer (activities/heartbeats.py): a dead worker's activity
+    # is retried after this long.
+    heartbeat_timeout_s: float = 10.0
     job_timeout_s: float = 900.0
     queue_heartbeat_timeout_s: float = 300.0
 

@@ -1,8 +1,9 @@
 """Segment outcomes into the database and into job totals: the one bookkeeping path.
 
 The direct-mode activity, queue mode's shortcut for stored audio and the result relay all
-record what a job did through these two functions, so attempts, statuses and totals mean the
-same whichever way a segment went.
+record what a job did through these functions, so attempts, statuses and totals mean the
+same whichever way a segment went. Attempts are recorded before synthesis, outcomes after:
+a worker killed in between leaves its attempt counted.
 """
 
 from __future__ import annotations
@@ -32,9 +33,13 @@ def job_totals(outcomes: Iterable[SegmentOutcome]) -> JobTotals:
     return totals
 
 
+def record_attempts(session: Session, segment_ids: Sequence[int]) -> None:
+    """One attempt per segment about to be synthesised, written before the model is called."""
+    repository.count_attempts(session, segment_ids)
+
+
 def record_outcomes(session: Session, outcomes: Sequence[SegmentOutcome]) -> None:
-    """Count an attempt for every segment that was tried (not reused), then store each row."""
-    repository.count_attempts(session, [o.segment_id for o in outcomes if not o.reused])
+    """Store each segment's status, duration, audio key and error (attempts are counted before)."""
     repository.mark_segments(
         session,
         [

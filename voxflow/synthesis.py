@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import wave
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 
 from voxflow.artifacts import ArtifactStore
@@ -70,6 +70,7 @@ async def synthesize_segments(
     on_outcome: Callable[[SegmentOutcome], None] | None = None,
     known_stored: Collection[int] = (),
     in_flight: dict[str, asyncio.Future[float]] | None = None,
+    before_synthesis: Callable[[list[int]], Awaitable[None]] | None = None,
 ) -> list[SegmentOutcome]:
     """Return one outcome per segment; raise TransientInferenceError once the rest are stored.
 
@@ -78,6 +79,8 @@ async def synthesize_segments(
     `known_stored` (segment ids a previous attempt reported) skips even the existence check.
     `in_flight`, shared across calls, makes a key being synthesised by another job of this
     process wait for that synthesis instead of starting a second one (duplicate deliveries).
+    `before_synthesis` gets the ids about to be synthesised, once, before any model call: the
+    caller makes the attempts durable there, so a crash during synthesis cannot lose them.
     """
     if isinstance(target, Voice):
         target = Target.of(target)
@@ -90,29 +93,43 @@ async def synthesize_segments(
         await asyncio.to_thread(store.put, key, result.wav)
         return result.duration_s
 
-    async def one(item: SegmentWork) -> SegmentOutcome:
-        key = item.audio_key or audio_key_for(target, item.text)
+    async def resolve(item: SegmentWork, key: str) -> bool | asyncio.Future[float]:
+        """True if stored; another job's pending synthesis; False once this call claims it."""
+        if key in in_flight:
+            return in_flight[key]
+        if item.segment_id in known_stored or await asyncio.to_thread(store.exists, key):
+            return True
+        if key in in_flight:  # checked again after the await
+            return in_flight[key]
+        in_flight[key] = asyncio.get_running_loop().create_future()
+        return False
+
+    def release(key: str, error: BaseException | None, duration: float = 0.0) -> None:
+        """Tell the jobs waiting on this key how its synthesis went, and drop the claim."""
+        future = in_flight.pop(key)
+        if error is None:
+            future.set_result(duration)
+        else:
+            future.set_exception(error)
+            future.exception()  # retrieved here: waiters re-raise it themselves
+
+    async def one(
+        item: SegmentWork, key: str, found: bool | asyncio.Future[float]
+    ) -> SegmentOutcome:
         reused = True
         try:
-            stored = key not in in_flight and (
-                item.segment_id in known_stored or await asyncio.to_thread(store.exists, key)
-            )
-            if stored:
+            if isinstance(found, asyncio.Future):
+                duration = await asyncio.shield(found)
+            elif found:
                 duration = await asyncio.to_thread(wav_duration, store, key)
-            elif key in in_flight:  # checked again after the await, before registering
-                duration = await asyncio.shield(in_flight[key])
             else:
                 reused = False
-                future = in_flight[key] = asyncio.get_running_loop().create_future()
                 try:
                     duration = await synthesize(key, item.text)
-                    future.set_result(duration)
                 except BaseException as error:
-                    future.set_exception(error)
-                    future.exception()  # retrieved here: waiters re-raise it themselves
+                    release(key, error)
                     raise
-                finally:
-                    del in_flight[key]
+                release(key, None, duration)
             outcome = SegmentOutcome(item.segment_id, item.index, "done", key, duration, reused)
         except ModelInputError as error:
             outcome = SegmentOutcome(
@@ -122,7 +139,24 @@ async def synthesize_segments(
             on_outcome(outcome)
         return outcome
 
-    results = await asyncio.gather(*(one(item) for item in work), return_exceptions=True)
+    keys = [item.audio_key or audio_key_for(target, item.text) for item in work]
+    found = await asyncio.gather(
+        *(resolve(item, key) for item, key in zip(work, keys, strict=True)),
+        return_exceptions=True,
+    )
+    plan = list(zip(work, keys, found, strict=True))
+    claimed = [(item, key) for item, key, state in plan if state is False]
+    try:
+        failures = [state for state in found if isinstance(state, BaseException)]
+        if failures:
+            raise failures[0]
+        if before_synthesis is not None and claimed:
+            await before_synthesis([item.segment_id for item, _ in claimed])
+    except BaseException as error:
+        for _, key in claimed:  # nobody else may wait on a synthesis that will not happen
+            release(key, error)
+        raise
+    results = await asyncio.gather(*(one(*step) for step in plan), return_exceptions=True)
     errors = [r for r in results if isinstance(r, BaseException)]
     if errors:
         raise errors[0]

@@ -133,7 +133,7 @@ class ChapterWorkflow:
             AssemblyActivities.assemble_chapter,
             AssembleInput(input.project_id, input.chapter.chapter_id, options.output_format),
             start_to_close_timeout=timedelta(minutes=30),
-            heartbeat_timeout=timedelta(seconds=max(options.heartbeat_timeout_s, 120)),
+            heartbeat_timeout=timedelta(seconds=options.heartbeat_timeout_s),
             retry_policy=retry_policy(options),
         )
         assembled.totals = self._totals

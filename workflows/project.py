@@ -130,7 +130,7 @@ class ProjectWorkflow:
             AssemblyActivities.build_book,
             BookInput(input.project_id),
             start_to_close_timeout=timedelta(hours=2),
-            heartbeat_timeout=timedelta(minutes=5),
+            heartbeat_timeout=timedelta(seconds=input.options.heartbeat_timeout_s),
             retry_policy=retry_policy(input.options),
         )
         await self._record("done")

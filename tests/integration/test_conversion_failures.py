@@ -54,6 +54,9 @@ async def test_killed_worker_resumes_without_resynthesising(tmp_path, temporal_a
     assert result.state == "done"
     _, _, segments = snapshot(settings, started.project_id)
     assert all(s.status == "done" for s in segments[1])
+    assert all(s.attempts >= 1 for s in segments[1]), (
+        "every synthesis is counted, even one whose outcome died with the worker"
+    )
     after = segment_files(settings)
     assert len(after) == 30, "every sentence stored exactly once"
     assert all(after[key] == inode for key, inode in before_kill.items()), (

@@ -106,3 +106,59 @@ async def test_concurrent_jobs_with_the_same_sentence_synthesise_it_once(tmp_pat
     assert client.calls == ["Same words."]
     assert sorted([first[0].reused, second[0].reused]) == [False, True]
     assert not shared, "finished keys leave the in-flight map"
+
+
+async def test_attempts_are_reported_before_the_model_is_called(tmp_path):
+    """The caller makes attempts durable first: a crash mid-synthesis cannot lose them."""
+    store = LocalStore(tmp_path)
+    store.put(audio_key_for(VOICE, "Old."), wav_of(1.0))
+    client = RecordingClient()
+    reported: list[tuple[list[int], list[str]]] = []
+
+    async def before(ids: list[int]) -> None:
+        reported.append((ids, list(client.calls)))
+
+    items = work("Old.", "New one.", "New two.")
+    await synthesize_segments(items, VOICE, client, store, before_synthesis=before)
+    assert reported == [([101, 102], [])], "once, only the missing ones, before any call"
+    assert sorted(client.calls) == ["New one.", "New two."]
+
+    reported.clear()
+    await synthesize_segments(items, VOICE, client, store, before_synthesis=before)
+    assert reported == [], "nothing to synthesise, no attempt"
+
+
+async def test_a_segment_another_job_is_synthesising_waits_for_it(tmp_path):
+    """Duplicate deliveries in one process share one synthesis (and one attempt)."""
+    store = LocalStore(tmp_path)
+    gate = asyncio.Event()
+
+    class SlowClient(RecordingClient):
+        async def synthesize(self, model, text, *, version=None, params=None) -> Synthesis:
+            await gate.wait()
+            return await super().synthesize(model, text, version=version, params=params)
+
+    client, in_flight = SlowClient(), {}
+    attempts: list[list[int]] = []
+
+    async def before(ids: list[int]) -> None:
+        attempts.append(ids)
+
+    first = asyncio.create_task(
+        synthesize_segments(
+            work("Shared."), VOICE, client, store, in_flight=in_flight, before_synthesis=before
+        )
+    )
+    while not in_flight:
+        await asyncio.sleep(0.01)
+    second = asyncio.create_task(
+        synthesize_segments(
+            work("Shared."), VOICE, client, store, in_flight=in_flight, before_synthesis=before
+        )
+    )
+    await asyncio.sleep(0.05)
+    gate.set()
+    (one,), (two,) = await asyncio.gather(first, second)
+    assert client.calls == ["Shared."]
+    assert attempts == [[100]]
+    assert (one.reused, two.reused) == (False, True)

@@ -24,7 +24,7 @@ from voxflow.errors import VoxflowError
 from voxflow.inference import InferenceError, TorchServeClient
 from voxflow.queue import broker
 from voxflow.queue.acks import settle
-from voxflow.queue.messages import JobMessage, ResultMessage, decode_token
+from voxflow.queue.messages import AttemptMessage, JobMessage, ResultMessage, decode_token
 from voxflow.settings import Settings
 from voxflow.synthesis import SegmentWork, Target, synthesize_segments
 from voxflow.temporal_client import connect
@@ -127,6 +127,7 @@ class InferenceWorker:
                 self.client,
                 self.store,
                 in_flight=self.synthesizing,
+                before_synthesis=lambda ids: self._publish_attempt(job, ids),
             )
         except InferenceError as error:
             if attempt >= self.settings.queue_max_attempts:
@@ -162,6 +163,16 @@ class InferenceWorker:
         )
         await settle(message.ack(), "ack")
         self.processed += 1
+
+    async def _publish_attempt(self, job: JobMessage, segment_ids: list[int]) -> None:
+        """Confirmed by the broker before the model is called, so a crash cannot lose it."""
+        attempt = AttemptMessage(job_id=job.job_id, segment_ids=segment_ids, worker=self.name)
+        await self._publish_durably(
+            self.topology.results_exchange,
+            broker.persistent(attempt),
+            broker.RESULT_ROUTING_KEY,
+            "attempts of " + job.job_id,
+        )
 
     async def _publish_durably(
         self,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -74,3 +74,16 @@ class ResultMessage(Envelope):
     status: Literal["ok"] = "ok"
     segments: list[SegmentOutcome] = Field(default_factory=list)
     worker: str = ""
+
+
+class AttemptMessage(Envelope):
+    """Segments a worker is about to synthesise: their attempts count even if it then dies."""
+
+    kind: Literal["attempt"] = "attempt"
+    job_id: str
+    segment_ids: list[int]
+    worker: str = ""
+
+
+ResultQueueMessage = Annotated[ResultMessage | AttemptMessage, Field(discriminator="kind")]
+"""What the results queue carries; the relay tells them apart by `kind`."""

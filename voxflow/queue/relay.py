@@ -12,20 +12,27 @@ import asyncio
 import logging
 
 from aio_pika.abc import AbstractIncomingMessage
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from voxflow.db import make_engine, repository, session_scope
 from voxflow.db.models import SegmentStatus
-from voxflow.outcomes import job_totals, record_outcomes
+from voxflow.outcomes import job_totals, record_attempts, record_outcomes
 from voxflow.queue import broker
 from voxflow.queue.acks import settle
-from voxflow.queue.messages import JobMessage, ResultMessage, decode_token
+from voxflow.queue.messages import (
+    AttemptMessage,
+    JobMessage,
+    ResultMessage,
+    ResultQueueMessage,
+    decode_token,
+)
 from voxflow.settings import Settings
 from voxflow.temporal_client import connect
 
 log = logging.getLogger("voxflow.relay")
+RESULTS_QUEUE: TypeAdapter[ResultMessage | AttemptMessage] = TypeAdapter(ResultQueueMessage)
 
 
 def dead_letter_reason(message: AbstractIncomingMessage) -> str:
@@ -93,9 +100,13 @@ class ResultRelay:
 
     async def _on_result(self, message: AbstractIncomingMessage) -> None:
         try:
-            result = ResultMessage.model_validate_json(message.body)
+            result = RESULTS_QUEUE.validate_json(message.body)
         except ValidationError as error:
             log.error("dropping a malformed result message: %s", error.errors()[0]["msg"])
+            await settle(message.ack(), "ack")
+            return
+        if isinstance(result, AttemptMessage):
+            await asyncio.to_thread(self._record_attempts, result)
             await settle(message.ack(), "ack")
             return
         await asyncio.to_thread(self._record, result)
@@ -139,6 +150,10 @@ class ResultRelay:
             return False
         await settle(message.ack(), "ack")
         return True
+
+    def _record_attempts(self, attempt: AttemptMessage) -> None:
+        with session_scope(self.engine) as session:
+            record_attempts(session, attempt.segment_ids)
 
     def _record(self, result: ResultMessage) -> None:
         with session_scope(self.engine) as session:
