@@ -21,7 +21,7 @@ from voxflow.db import make_engine, migrate, repository, session_scope
 from voxflow.db.models import DispatchMode
 from voxflow.document import Document
 from voxflow.errors import InputError, VoxflowError
-from voxflow.importers import load_document_bytes
+from voxflow.importers import check_size, load_document_bytes
 from voxflow.naming import PROJECT_WORKFLOW, project_workflow_id, source_key
 from voxflow.registry import load_registry
 from voxflow.settings import Settings
@@ -136,11 +136,7 @@ async def start_conversion(
 ) -> StartedConversion:
     if not path.is_file():
         raise InputError(f"{path} does not exist or is not a file")
-    if path.stat().st_size > settings.max_upload_bytes:
-        raise InputError(
-            f"{path.name} is {path.stat().st_size / 1e6:.1f} MB, over the "
-            f"{settings.max_upload_bytes / 1e6:.0f} MB limit (VOXFLOW_MAX_UPLOAD_BYTES)"
-        )
+    check_size(path.name, path.stat().st_size, settings.max_upload_bytes)
     return await start_conversion_bytes(
         settings,
         path.read_bytes(),

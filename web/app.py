@@ -15,7 +15,7 @@ from voxflow.artifacts import open_store
 from voxflow.db import make_engine, migrate
 from voxflow.registry import load_registry
 from voxflow.settings import Settings, get_settings
-from web import api, errors, events, pages
+from web import errors, events, pages, routes
 from web.deps import AppContext
 from web.security import (
     BodyLimitMiddleware,
@@ -86,7 +86,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         """Liveness for probes: no auth, no database or Temporal call (see /api/health)."""
         return {"status": "ok"}
 
-    app.include_router(api.router)
+    for router in routes.ROUTERS:
+        app.include_router(router)
     app.include_router(events.router)
     app.include_router(pages.public)
     app.include_router(pages.router)

@@ -1,19 +1,33 @@
-"""The app's long-lived parts (settings, engine, store, Temporal gateway) and request helpers."""
+"""The app's long-lived parts (settings, engine, store, Temporal gateway) and request helpers.
+
+The path parameters are declared here once, so the API and the pages accept the same ids.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
 from starlette.templating import Jinja2Templates
 
 from voxflow.artifacts import ArtifactStore
+from voxflow.db import session_scope
 from voxflow.registry import Registry
 from voxflow.settings import Settings
+from web import queries
+from web.schemas import TemporalStatus
 from web.security import api_auth, page_auth
 from web.temporal import TemporalGateway
+
+MAX_ID = 2_147_483_647  # PostgreSQL integer columns
+ProjectId = Annotated[int, Path(ge=1, le=MAX_ID, description="Project id")]
+ChapterIndex = Annotated[int, Path(ge=1, le=1_000_000, description="Chapter number (from 1)")]
+SegmentIndex = Annotated[int, Path(ge=0, le=MAX_ID, description="Segment number (from 0)")]
+OutputFormat = Literal["mp3", "wav", "ogg"]
+TextFormat = Literal["markdown", "text"]
 
 
 @dataclass
@@ -39,3 +53,19 @@ def require_api(request: Request, ctx: Ctx) -> str | None:
 
 def require_page(request: Request, ctx: Ctx) -> None:
     page_auth(request, ctx.settings)
+
+
+async def temporal_status(ctx: AppContext) -> TemporalStatus:
+    """Whether Temporal answers now; every page and project answer shows it."""
+    available, message = await ctx.gateway.available()
+    return TemporalStatus(available=available, message=message)
+
+
+async def project_view(ctx: AppContext, project_id: int) -> queries.ProjectView:
+    """A project with its chapters, read in a thread so the event loop stays free."""
+
+    def load() -> queries.ProjectView:
+        with session_scope(ctx.engine) as session:
+            return queries.project_view(session, project_id)
+
+    return await run_in_threadpool(load)

@@ -13,6 +13,7 @@ from starlette.templating import Jinja2Templates
 from voxflow.artifacts import ArtifactNotFound, InvalidKey
 from voxflow.db.repository import NotFound
 from voxflow.errors import ConfigError, InputError, ServiceUnavailable, VoxflowError
+from voxflow.importers import over_limit_message
 from web.security import LoginRequired
 
 log = logging.getLogger("voxflow.web")
@@ -45,14 +46,6 @@ def status_for(error: VoxflowError) -> int:
         if isinstance(error, kind):
             return status
     return 400
-
-
-def upload_too_large_message(size: int | None, limit: int) -> str:
-    shown = f"{size / 1048576:.1f} MiB " if size else ""
-    return (
-        f"the upload {shown}is over the {limit / 1048576:.1f} MiB limit "
-        "(VOXFLOW_MAX_UPLOAD_BYTES); split the document or raise the limit"
-    )
 
 
 def _wants_html(request: Request) -> bool:
@@ -97,7 +90,7 @@ def install(app: FastAPI, templates: Jinja2Templates, max_upload_bytes: int) -> 
     async def http_error(request: Request, error: HTTPException) -> Response:
         message = error.detail if isinstance(error.detail, str) else str(error.detail)
         if error.status_code == 413:
-            message = upload_too_large_message(None, max_upload_bytes)
+            message = over_limit_message(max_upload_bytes)
         return respond(request, error.status_code, message, getattr(error, "headers", None))
 
     @app.exception_handler(LoginRequired)

@@ -17,8 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from voxflow.db import session_scope
 from voxflow.db.repository import NotFound
 from web import queries
-from web.api import ProjectId
-from web.deps import Ctx, require_api
+from web.deps import Ctx, ProjectId, require_api
 
 router = APIRouter(prefix="/api", dependencies=[Depends(require_api)])
 

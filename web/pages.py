@@ -6,6 +6,7 @@ Every form carries the CSRF token, and actions redirect back (303) when they suc
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -19,11 +20,21 @@ from voxflow.db.models import SegmentStatus
 from voxflow.errors import VoxflowError
 from voxflow.naming import project_workflow_id
 from web import queries, service
-from web.api import MAX_ID, ChapterIndex, OutputFormat, ProjectId, TextFormat, read_input
-from web.deps import Ctx, require_page
+from web.deps import (
+    MAX_ID,
+    ChapterIndex,
+    Ctx,
+    OutputFormat,
+    ProjectId,
+    TextFormat,
+    project_view,
+    require_page,
+    temporal_status,
+)
 from web.errors import status_for
-from web.schemas import ChapterOut, TemporalStatus
+from web.schemas import ChapterOut
 from web.security import auth_required, check_csrf_token, check_login, check_origin, session_user
+from web.uploads import DocumentForm, create_pending
 
 router = APIRouter(dependencies=[Depends(require_page)], include_in_schema=False)
 public = APIRouter(include_in_schema=False)
@@ -35,8 +46,7 @@ CsrfField = Annotated[str | None, Form(alias="csrf_token")]
 async def render(
     request: Request, ctx: Ctx, template: str, status_code: int = 200, **values
 ) -> HTMLResponse:
-    available, message = await ctx.gateway.available()
-    values.setdefault("temporal", TemporalStatus(available=available, message=message))
+    values.setdefault("temporal", await temporal_status(ctx))
     return ctx.templates.TemplateResponse(
         request,
         template,
@@ -48,11 +58,6 @@ async def render(
         },
         status_code=status_code,
     )
-
-
-def _view(ctx: Ctx, project_id: int) -> queries.ProjectView:
-    with session_scope(ctx.engine) as session:
-        return queries.project_view(session, project_id)
 
 
 def _chapters(ctx: Ctx, view: queries.ProjectView) -> list[ChapterOut]:
@@ -71,12 +76,7 @@ async def projects_page(
 
     rows, progress, next_before = await run_in_threadpool(load)
     return await render(
-        request,
-        ctx,
-        "projects.html",
-        projects=rows,
-        progress=progress,
-        next_before=next_before,
+        request, ctx, "projects.html", projects=rows, progress=progress, next_before=next_before
     )
 
 
@@ -115,18 +115,8 @@ async def new_project(
     form = {"text": text or "", "text_format": text_format, "title": title or "", "voice": voice}
     form["output_format"] = output_format
     try:
-        data, name = await read_input(ctx, file, text, text_format, title)
-        voice_name = ctx.registry.get(voice or ctx.settings.default_voice).name
-        project_id, _ = await run_in_threadpool(
-            service.create_pending,
-            ctx.settings,
-            ctx.engine,
-            ctx.store,
-            data,
-            name,
-            voice=voice_name,
-            output_format=output_format or ctx.settings.output_format,
-        )
+        upload = await DocumentForm(file, text, text_format, title, voice).read(ctx)
+        project_id, _ = await create_pending(ctx, upload, output_format)
     except VoxflowError as error:
         return await _new_form(
             request, ctx, status_code=status_for(error), error=str(error), form=form
@@ -136,7 +126,7 @@ async def new_project(
 
 @router.get("/projects/{project_id}", response_class=HTMLResponse)
 async def project_page(request: Request, ctx: Ctx, project_id: ProjectId) -> HTMLResponse:
-    view = await run_in_threadpool(_view, ctx, project_id)
+    view = await project_view(ctx, project_id)
     preview = None
     if not view.project.chapter_count:
         preview = await run_in_threadpool(service.load_preview, ctx.store, project_id)
@@ -157,7 +147,7 @@ async def project_page(request: Request, ctx: Ctx, project_id: ProjectId) -> HTM
 async def project_summary_fragment(
     request: Request, ctx: Ctx, project_id: ProjectId
 ) -> HTMLResponse:
-    view = await run_in_threadpool(_view, ctx, project_id)
+    view = await project_view(ctx, project_id)
     return await render(
         request,
         ctx,
@@ -217,22 +207,21 @@ async def chapter_page(
     )
 
 
-@router.post("/projects/{project_id}/start")
-async def start_form(
-    request: Request, ctx: Ctx, project_id: ProjectId, csrf: CsrfField = None
-) -> Response:
-    check_csrf_token(request, csrf)
-    await service.start(ctx.settings, ctx.engine, ctx.gateway, project_id)
-    return RedirectResponse(f"/projects/{project_id}", status_code=303)
+def _project_form(action: Callable[..., Awaitable[object]]) -> Callable[..., Awaitable[Response]]:
+    """The start or cancel button: the CSRF check, the service's action, back to the project."""
+
+    async def endpoint(
+        request: Request, ctx: Ctx, project_id: ProjectId, csrf: CsrfField = None
+    ) -> Response:
+        check_csrf_token(request, csrf)
+        await action(ctx.settings, ctx.engine, ctx.gateway, project_id)
+        return RedirectResponse(f"/projects/{project_id}", status_code=303)
+
+    return endpoint
 
 
-@router.post("/projects/{project_id}/cancel")
-async def cancel_form(
-    request: Request, ctx: Ctx, project_id: ProjectId, csrf: CsrfField = None
-) -> Response:
-    check_csrf_token(request, csrf)
-    await service.cancel(ctx.settings, ctx.engine, ctx.gateway, project_id)
-    return RedirectResponse(f"/projects/{project_id}", status_code=303)
+router.post("/projects/{project_id}/start", name="start_form")(_project_form(service.start))
+router.post("/projects/{project_id}/cancel", name="cancel_form")(_project_form(service.cancel))
 
 
 @router.post("/projects/{project_id}/chapters/{index}/replay")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -12,6 +13,11 @@ from voxflow.naming import chapter_workflow_id, project_workflow_id
 from voxflow.registry import Voice
 from voxflow.settings import Settings
 from web.queries import Progress, ProjectView, SegmentPage
+
+
+def same_named(row: object, *names: str) -> dict[str, Any]:
+    """The attributes a shape shows under the row's own names; the rest are set by hand."""
+    return {name: getattr(row, name) for name in names}
 
 
 class VoiceOut(BaseModel):
@@ -25,15 +31,7 @@ class VoiceOut(BaseModel):
 
     @classmethod
     def of(cls, voice: Voice) -> VoiceOut:
-        return cls(
-            name=voice.name,
-            version=voice.version,
-            handler=voice.handler,
-            pool=voice.pool,
-            sample_rate=voice.sample_rate,
-            max_chars=voice.max_chars,
-            description=voice.description,
-        )
+        return cls(**same_named(voice, *cls.model_fields))
 
 
 class ChapterPreview(BaseModel):
@@ -81,22 +79,15 @@ class ProjectSummary(BaseModel):
 
     @classmethod
     def of(cls, project: Project, progress: Progress, started: bool | None = None):
+        same = ("id", "title", "voice", "output_format", "chapter_count", "duration_s", "error")
         return cls(
-            id=project.id,
-            title=project.title,
-            voice=project.voice,
-            output_format=project.output_format,
+            **same_named(project, *same, "created_at", "updated_at"),
             state=project.state.value,
             started=started,
-            chapter_count=project.chapter_count,
             segment_count=progress.total or project.segment_count,
             done=progress.done,
             failed=progress.failed,
             percent=progress.percent,
-            duration_s=project.duration_s,
-            error=project.error,
-            created_at=project.created_at,
-            updated_at=project.updated_at,
             url=f"/api/projects/{project.id}",
             page_url=f"/projects/{project.id}",
         )
@@ -130,23 +121,18 @@ class ChapterOut(BaseModel):
         base = f"/api/projects/{chapter.project_id}/chapters/{chapter.index}"
         workflow_id = chapter.workflow_id or chapter_workflow_id(chapter.project_id, chapter.index)
         progress = Progress(chapter.segment_count, chapter.done_count, chapter.failed_count)
+        same = ("index", "title", "segment_count", "duration_s", "lufs", "error", "updated_at")
         return cls(
-            index=chapter.index,
-            title=chapter.title,
+            **same_named(chapter, *same),
             state=chapter.state.value,
-            segment_count=chapter.segment_count,
             done=chapter.done_count,
             failed=chapter.failed_count,
             percent=progress.percent,
-            duration_s=chapter.duration_s,
-            lufs=chapter.lufs,
-            error=chapter.error,
             workflow_id=workflow_id,
             temporal_url=temporal_ui_link(settings, workflow_id),
             audio_url=f"{base}/audio" if chapter.audio_key else None,
             subtitles_url=f"{base}/subtitles" if chapter.subtitle_key else None,
             segments_url=f"{base}/segments",
-            updated_at=chapter.updated_at,
         )
 
 
@@ -177,9 +163,7 @@ class ProjectDetail(ProjectSummary):
         workflow_id = project_workflow_id(p.id)
         return cls(
             **summary.model_dump(),
-            source_name=p.source_name,
-            source_format=p.source_format,
-            model_version=p.model_version,
+            **same_named(p, "source_name", "source_format", "model_version"),
             workflow_id=workflow_id,
             temporal_url=temporal_ui_link(settings, workflow_id),
             temporal=temporal,
@@ -210,16 +194,11 @@ class SegmentOut(BaseModel):
             if segment.audio_key
             else None
         )
+        same = ("index", "block_index", "text", "attempts", "duration_s", "start_s", "end_s")
         return cls(
-            index=segment.index,
-            block_index=segment.block_index,
-            text=segment.text,
+            **same_named(segment, *same),
             status=segment.status.value,
-            attempts=segment.attempts,
             error=segment.last_error,
-            duration_s=segment.duration_s,
-            start_s=segment.start_s,
-            end_s=segment.end_s,
             audio_url=url,
         )
 
@@ -240,15 +219,11 @@ class SegmentList(BaseModel):
     @classmethod
     def of(cls, project_id: int, chapter: Chapter, page: SegmentPage, status: str | None):
         return cls(
+            **same_named(page, "start", "limit", "next_start", "prev_start", "last_start"),
             chapter=chapter.index,
-            start=page.start,
-            limit=page.limit,
             status=status,
             total=chapter.segment_count,
             items=[SegmentOut.of(project_id, chapter.index, s) for s in page.rows],
-            next_start=page.next_start,
-            prev_start=page.prev_start,
-            last_start=page.last_start,
         )
 
 

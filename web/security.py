@@ -16,6 +16,7 @@ from fastapi import HTTPException, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voxflow.errors import ConfigError
+from voxflow.importers import over_limit_message
 from voxflow.settings import Settings
 
 CSRF_COOKIE = "voxflow_csrf"
@@ -174,7 +175,7 @@ class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp, *, max_bytes: int, upload_limit: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.upload_limit = upload_limit
+        self.message = over_limit_message(upload_limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -182,12 +183,9 @@ class BodyLimitMiddleware:
             return
         from fastapi.responses import JSONResponse
 
-        from web.errors import upload_too_large_message
-
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                message = upload_too_large_message(int(value), self.upload_limit)
-                response = JSONResponse({"detail": message}, status_code=413)
+                response = JSONResponse({"detail": self.message}, status_code=413)
                 await response(scope, receive, send)
                 return
         received = 0
@@ -198,7 +196,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise HTTPException(413, upload_too_large_message(None, self.upload_limit))
+                    raise HTTPException(413, self.message)
             return message
 
         await self.app(scope, counting_receive, send)

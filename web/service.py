@@ -30,7 +30,7 @@ from voxflow.db.models import (
 )
 from voxflow.document import Document
 from voxflow.errors import InputError, ServiceUnavailable, VoxflowError
-from voxflow.importers import load_document_bytes
+from voxflow.importers import check_size, load_document_bytes
 from voxflow.importers._input import check_container, format_for
 from voxflow.naming import preview_key
 from voxflow.registry import load_registry
@@ -58,11 +58,11 @@ def safe_filename(name: str | None, default: str = "upload.txt") -> str:
 
 
 def check_upload(settings: Settings, data: bytes, filename: str) -> None:
-    """Size, then type by name and by content, before anything is parsed or stored."""
-    if len(data) > settings.max_upload_bytes:
-        from web.errors import upload_too_large_message
-
-        raise TooLarge(upload_too_large_message(len(data), settings.max_upload_bytes))
+    """Size (the kernel's check, as a 413), then type by name and content (415), before use."""
+    try:
+        check_size(filename, len(data), settings.max_upload_bytes)
+    except InputError as error:
+        raise TooLarge(str(error)) from error
     try:
         fmt = format_for(filename)
         check_container(filename, data, fmt)

@@ -24,7 +24,7 @@ from tests.web.conftest import serve
 from tests.web.seeding import seed_project
 from voxflow.db.models import ProjectState
 from voxflow.settings import Settings
-from web import api, create_app, service
+from web import create_app, routes, service
 
 pytestmark = pytest.mark.integration
 MAX_EXAMPLES = 100
@@ -59,9 +59,12 @@ def web_schema(fuzz_server):
     return schemathesis.openapi.from_url(f"{fuzz_server}/openapi.json")
 
 
-# Every operation of the API router (the events stream is endless: test_events covers it).
+# Every operation of the API routers (the events stream is endless: test_events covers it).
 OPERATIONS = sorted(
-    (method.lower(), route.path) for route in api.router.routes for method in route.methods
+    (method.lower(), route.path)
+    for router in routes.ROUTERS
+    for route in router.routes
+    for method in route.methods
 )
 
 

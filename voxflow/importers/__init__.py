@@ -16,6 +16,7 @@ from voxflow.errors import InputError
 from voxflow.importers._input import (
     FORMATS,
     SUPPORTED,
+    _mib,
     check_container,
     check_not_empty,
     check_size,
@@ -29,10 +30,20 @@ __all__ = [
     "FORMATS",
     "SUPPORTED",
     "build_document",
+    "check_size",
     "load_document",
     "load_document_bytes",
+    "over_limit_message",
     "parse_raw",
 ]
+
+
+def over_limit_message(limit: int) -> str:
+    """check_size's refusal for a body cut off before its size is known (the web's 413)."""
+    return (
+        f"the upload is over the {_mib(limit)} upload limit; split the document or raise "
+        "VOXFLOW_MAX_UPLOAD_BYTES."
+    )
 
 
 def _fallback_title(filename: str) -> str:

@@ -1,0 +1,67 @@
+"""Chapters: list, read one, page through its segments, replay a failed one."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Query
+
+from voxflow.db import repository, session_scope
+from voxflow.db.models import SegmentStatus
+from voxflow.naming import chapter_workflow_id
+from web import queries, service
+from web.deps import MAX_ID, ChapterIndex, Ctx, ProjectId
+from web.routes.common import ACTION, action_out, api_router
+from web.schemas import ActionOut, ChapterOut, SegmentList
+
+router = api_router()
+
+
+@router.get(
+    "/projects/{project_id}/chapters",
+    response_model=list[ChapterOut],
+    summary="A project's chapters with live progress",
+)
+def list_chapters(ctx: Ctx, project_id: ProjectId) -> list[ChapterOut]:
+    with session_scope(ctx.engine) as session:
+        chapters = repository.list_chapters(session, project_id)
+    return [ChapterOut.of(ctx.settings, c) for c in chapters]
+
+
+@router.get(
+    "/projects/{project_id}/chapters/{index}", response_model=ChapterOut, summary="One chapter"
+)
+def get_chapter(ctx: Ctx, project_id: ProjectId, index: ChapterIndex) -> ChapterOut:
+    with session_scope(ctx.engine) as session:
+        chapter = repository.get_chapter(session, project_id, index)
+    return ChapterOut.of(ctx.settings, chapter)
+
+
+@router.get(
+    "/projects/{project_id}/chapters/{index}/segments",
+    response_model=SegmentList,
+    summary="A page of a chapter's segments in reading order (keyset: index >= start)",
+)
+def list_segments(
+    ctx: Ctx,
+    project_id: ProjectId,
+    index: ChapterIndex,
+    start: Annotated[int, Query(ge=0, le=MAX_ID, description="First segment index")] = 0,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    status: Annotated[SegmentStatus | None, Query()] = None,
+) -> SegmentList:
+    with session_scope(ctx.engine) as session:
+        chapter = repository.get_chapter(session, project_id, index)
+        page = queries.segment_page(session, chapter.id, start=start, limit=limit, status=status)
+    return SegmentList.of(project_id, chapter, page, status.value if status else None)
+
+
+@router.post(
+    "/projects/{project_id}/chapters/{index}/replay",
+    summary="Run a failed chapter again (the other chapters are not redone)",
+    **ACTION,
+)
+async def replay_chapter(ctx: Ctx, project_id: ProjectId, index: ChapterIndex) -> ActionOut:
+    message = await service.replay(ctx.engine, ctx.gateway, project_id, index)
+    workflow_id = chapter_workflow_id(project_id, index)
+    return action_out(ctx, service.ActionResult(project_id, "running", message, workflow_id))
