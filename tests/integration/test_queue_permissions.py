@@ -70,7 +70,7 @@ async def test_a_refused_result_stops_the_worker_with_why(restricted_user):
         started = await start_conversion_bytes(settings, book({"Refused": 2}), "refused.md")
         try:
             # The first thing a worker publishes for a job is its attempts, then its result.
-            with pytest.raises(ConfigError, match="refused to take (attempts|result) of"):
+            with pytest.raises(ConfigError, match=r"refused to take (attempts|result) of"):
                 await asyncio.wait_for(run, timeout=120)
         finally:
             # Workflow ids (project-{id}) repeat across tests' databases on the session's
