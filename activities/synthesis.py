@@ -15,7 +15,7 @@ from voxflow.db import repository, session_scope
 from voxflow.inference import TransientInferenceError
 from voxflow.jobs import plan_jobs
 from voxflow.outcomes import job_totals, record_attempts, record_outcomes
-from voxflow.synthesis import SegmentOutcome, SegmentWork, synthesize_segments
+from voxflow.synthesis import SegmentOutcome, SegmentWork, synthesize_through_outages
 
 FLUSH_EVERY_S = 1.0
 
@@ -65,12 +65,14 @@ class SynthesisActivities:
         recorder = _OutcomeRecorder(self.resources, stored_before)
         try:
             async with beating(lambda: [recorder.stored]):
-                outcomes = await synthesize_segments(
+                outcomes = await synthesize_through_outages(
                     work,
                     voice,
                     self.resources.client(),
                     self.resources.store,
-                    recorder.add,
+                    outage_s=self.resources.settings.torchserve_outage_s,
+                    what=f"job {job.job_index} of chapter {job.chapter_index}",
+                    on_outcome=recorder.add,
                     known_stored=stored_before,
                     before_synthesis=recorder.attempting,
                 )

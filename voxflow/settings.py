@@ -45,6 +45,8 @@ class Settings(BaseSettings):
 
     # Document import limits.
     max_upload_bytes: int = 50 * 1024 * 1024
+    # An EPUB or DOCX whose members would inflate past this is refused as a decompression bomb.
+    max_inflated_bytes: int = 512 * 1024 * 1024
     max_chars: int = 400
 
     # Temporal.
@@ -88,6 +90,8 @@ class Settings(BaseSettings):
     torchserve_token: str | None = None
     torchserve_key_file: Path | None = None
     torchserve_timeout_s: float = 120.0
+    # How long a job waits in place for TorchServe to come back before it gives up its try.
+    torchserve_outage_s: float = 120.0
     torchserve_concurrency: int = 4
     model_store_dir: Path | None = None
 
@@ -104,6 +108,13 @@ class Settings(BaseSettings):
     web_secret_key: SecretStr | None = None
     web_trusted_origins: list[str] = Field(default_factory=list)
     web_poll_s: float = 1.0
+    # Login throttle (per user name and per client address, counted in each web process): this
+    # many failed logins within the window lock the key out; each further lockout without a
+    # success in between doubles, up to the maximum.
+    web_login_max_failures: int = Field(default=5, ge=1)
+    web_login_window_s: float = Field(default=900.0, gt=0)
+    web_login_lockout_s: float = Field(default=900.0, gt=0)
+    web_login_lockout_max_s: float = Field(default=3600.0, gt=0)
 
     @model_validator(mode="after")
     def _fill_derived_paths(self) -> Settings:

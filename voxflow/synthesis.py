@@ -8,14 +8,19 @@ and an edited book only pays for the sentences that changed.
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 import wave
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
+from typing import Any
 
 from voxflow.artifacts import ArtifactStore
-from voxflow.inference import ModelInputError, TorchServeClient
+from voxflow.inference import ModelInputError, TorchServeClient, TransientInferenceError
 from voxflow.naming import segment_audio_key
 from voxflow.registry import Voice
+
+log = logging.getLogger("voxflow.synthesis")
 
 
 @dataclass
@@ -161,3 +166,33 @@ async def synthesize_segments(
     if errors:
         raise errors[0]
     return [r for r in results if isinstance(r, SegmentOutcome)]
+
+
+async def synthesize_through_outages(
+    work: list[SegmentWork],
+    target: Target | Voice,
+    client: TorchServeClient,
+    store: ArtifactStore,
+    *,
+    outage_s: float,
+    what: str,
+    **options: Any,
+) -> list[SegmentOutcome]:
+    """`synthesize_segments`, retried in place while TorchServe is down or busy, for `outage_s`.
+
+    A TorchServe restart takes seconds to a minute: waiting here, still heartbeating, spends no
+    retry or redelivery of the job. Each try redoes only what is not stored yet.
+    """
+    deadline, delay = time.monotonic() + outage_s, 0.5
+    while True:
+        try:
+            return await synthesize_segments(work, target, client, store, **options)
+        except TransientInferenceError as error:
+            if time.monotonic() + delay > deadline:
+                log.error("%s: TorchServe still unavailable after %.0fs: %s", what, outage_s, error)
+                raise
+            log.warning(
+                "%s: TorchServe unavailable (%s); trying again in %.1fs", what, error, delay
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)

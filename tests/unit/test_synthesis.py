@@ -11,7 +11,12 @@ import pytest
 from voxflow.artifacts import LocalStore
 from voxflow.inference import ModelInputError, Synthesis, TransientInferenceError
 from voxflow.registry import Voice
-from voxflow.synthesis import SegmentWork, audio_key_for, synthesize_segments
+from voxflow.synthesis import (
+    SegmentWork,
+    audio_key_for,
+    synthesize_segments,
+    synthesize_through_outages,
+)
 
 VOICE = Voice("joe", "1.0", "piper", "cpu", 22050, 400, {"length_scale": 1.0})
 
@@ -162,3 +167,32 @@ async def test_a_segment_another_job_is_synthesising_waits_for_it(tmp_path):
     assert client.calls == ["Shared."]
     assert attempts == [[100]]
     assert (one.reused, two.reused) == (False, True)
+
+
+async def test_a_torchserve_outage_is_waited_out_in_place(tmp_path, caplog):
+    """TorchServe restarting: the job waits (logging why) instead of spending a retry."""
+    store = LocalStore(tmp_path)
+    down = TransientInferenceError("TorchServe is not answering", status=503)
+
+    class RestartingClient(RecordingClient):
+        outage = 2
+
+        async def synthesize(self, model, text, *, version=None, params=None) -> Synthesis:
+            if self.outage:
+                self.outage -= 1
+                raise down
+            return await super().synthesize(model, text, version=version, params=params)
+
+    client = RestartingClient()
+    outcomes = await synthesize_through_outages(
+        work("After the restart."), VOICE, client, store, outage_s=30, what="job 7"
+    )
+    assert [o.status for o in outcomes] == ["done"] and client.calls == ["After the restart."]
+    assert [r.getMessage() for r in caplog.records].count(
+        "job 7: TorchServe unavailable (TorchServe is not answering); trying again in 0.5s"
+    ) == 1
+
+    always = RecordingClient({"Never.": down})
+    with pytest.raises(TransientInferenceError):
+        await synthesize_through_outages(work("Never."), VOICE, always, store, outage_s=1, what="j")
+    assert "j: TorchServe still unavailable after 1s" in caplog.text

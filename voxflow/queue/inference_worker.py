@@ -26,7 +26,7 @@ from voxflow.queue import broker
 from voxflow.queue.acks import settle
 from voxflow.queue.messages import AttemptMessage, JobMessage, ResultMessage, decode_token
 from voxflow.settings import Settings
-from voxflow.synthesis import SegmentWork, Target, synthesize_segments
+from voxflow.synthesis import SegmentWork, Target, synthesize_through_outages
 from voxflow.temporal_client import connect
 
 log = logging.getLogger("voxflow.inference_worker")
@@ -121,11 +121,13 @@ class InferenceWorker:
         attempt = delivery_attempt(message)
         heartbeat = asyncio.create_task(self._heartbeat(job))
         try:
-            outcomes = await synthesize_segments(
+            outcomes = await synthesize_through_outages(
                 [SegmentWork(s.segment_id, s.index, s.text, s.audio_key) for s in job.segments],
                 Target(job.model, job.version, job.params),
                 self.client,
                 self.store,
+                outage_s=self.settings.torchserve_outage_s,
+                what=f"job {job.job_id}",
                 in_flight=self.synthesizing,
                 before_synthesis=lambda ids: self._publish_attempt(job, ids),
             )

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
+import sqlalchemy as sa
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import TypeAdapter, ValidationError
 from temporalio.exceptions import ApplicationError
@@ -32,7 +34,16 @@ from voxflow.settings import Settings
 from voxflow.temporal_client import connect
 
 log = logging.getLogger("voxflow.relay")
-RESULTS_QUEUE: TypeAdapter[ResultMessage | AttemptMessage] = TypeAdapter(ResultQueueMessage)
+ResultQueueItem = ResultMessage | AttemptMessage
+RESULTS_QUEUE: TypeAdapter[ResultQueueItem] = TypeAdapter(ResultQueueMessage)
+# Failures that pass by themselves: wait them out in place rather than redeliver.
+DATABASE_DOWN = (sa.exc.OperationalError, sa.exc.InterfaceError)
+TEMPORAL_DOWN = {
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+    RPCStatusCode.CANCELLED,
+}
 
 
 def dead_letter_reason(message: AbstractIncomingMessage) -> str:
@@ -59,6 +70,7 @@ class ResultRelay:
         self.dropped = 0
         self.failed = 0
         self.in_flight: set[asyncio.Task] = set()
+        self.stopping = asyncio.Event()  # set on shutdown: retry loops give their message back
 
     async def run(self, stop: asyncio.Event) -> None:
         temporal = await connect(self.settings, "the result relay")
@@ -79,6 +91,8 @@ class ResultRelay:
         try:
             log.info("relay consuming %s and %s", topology.results.name, topology.dead_queue.name)
             await stop.wait()
+            self.stopping.set()
+            log.info("relay stopping: %d messages in flight", len(self.in_flight))
             for queue, tag in consumers:
                 await queue.cancel(tag)
             await asyncio.gather(*self.in_flight, return_exceptions=True)
@@ -93,6 +107,10 @@ class ResultRelay:
             self.in_flight.add(task)
             try:
                 await handler(message)
+            except Exception:  # say why, and hand the message back rather than sit on it
+                log.exception("relay failed on message %s; requeued", message.message_id)
+                await asyncio.sleep(1.0)
+                await settle(message.nack(requeue=True), "nack")
             finally:
                 self.in_flight.discard(task)
 
@@ -105,49 +123,97 @@ class ResultRelay:
             log.error("dropping a malformed result message: %s", error.errors()[0]["msg"])
             await settle(message.ack(), "ack")
             return
+        await self._take(message, result)
+
+    async def _take(self, message: AbstractIncomingMessage, result: ResultQueueItem) -> None:
+        """Record attempts or outcomes, then complete the activity; acknowledge last."""
         if isinstance(result, AttemptMessage):
-            await asyncio.to_thread(self._record_attempts, result)
-            await settle(message.ack(), "ack")
+            if await self._persist(result.job_id, self._record_attempts, result):
+                await settle(message.ack(), "ack")
             return
-        await asyncio.to_thread(self._record, result)
+        if not await self._persist(result.job_id, self._record, result):
+            return
         handle = self.temporal.get_async_activity_handle(task_token=decode_token(result.task_token))
         # A job that failed for good arrives as a dead letter (_on_dead), never as a result.
-        outcome = handle.complete(job_totals(result.segments))
-        if await self._settle_activity(outcome, message, result.job_id):
+        totals = job_totals(result.segments)
+        if await self._settle_activity(lambda: handle.complete(totals), message, result.job_id):
             self.completed += 1
 
     async def _on_dead(self, message: AbstractIncomingMessage) -> None:
         try:
             job = JobMessage.model_validate_json(message.body)
         except ValidationError:
-            log.error("dropping a dead-lettered message that is not a job: %r", message.body[:200])
-            await settle(message.ack(), "ack")
+            await self._on_dead_result(message)
             return
         reason = dead_letter_reason(message)
-        await asyncio.to_thread(self._record_dead, job, reason)
+        if not await self._persist(job.job_id, self._record_dead, job, reason):
+            return
         handle = self.temporal.get_async_activity_handle(task_token=decode_token(job.task_token))
         error = ApplicationError(
             f"job dead-lettered: {reason}", type="JobDeadLettered", non_retryable=True
         )
-        if await self._settle_activity(handle.fail(error), message, job.job_id):
+        if await self._settle_activity(lambda: handle.fail(error), message, job.job_id):
             self.failed += 1
 
-    async def _settle_activity(
-        self, outcome, message: AbstractIncomingMessage, job_id: str
-    ) -> bool:
-        """True when the activity took the outcome; NOT_FOUND means nobody waits any more."""
+    async def _on_dead_result(self, message: AbstractIncomingMessage) -> None:
+        """A result the broker dead-lettered (relays died holding it too often) still counts."""
         try:
-            await outcome
-        except RPCError as error:
-            if error.status == RPCStatusCode.NOT_FOUND:
-                log.info("job %s: activity already completed or timed out; dropping", job_id)
-                self.dropped += 1
-                await settle(message.ack(), "ack")
+            result = RESULTS_QUEUE.validate_json(message.body)
+        except ValidationError:
+            log.error("dropping a dead-lettered message that is not a job: %r", message.body[:200])
+            await settle(message.ack(), "ack")
+            return
+        log.warning(
+            "job %s: %s; recording it all the same", result.job_id, dead_letter_reason(message)
+        )
+        await self._take(message, result)
+
+    async def _persist(self, job_id: str, write: Callable[..., None], *args: object) -> bool:
+        """Run a database write until it lands (PostgreSQL may be restarting); False on stop."""
+        delay = 0.5
+        while not self.stopping.is_set():
+            try:
+                await asyncio.to_thread(write, *args)
+                return True
+            except DATABASE_DOWN as error:
+                reason = str(error).splitlines()[0]
+                log.warning(
+                    "job %s: database unavailable (%s); again in %.1fs", job_id, reason, delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+        return False  # not acknowledged: the broker redelivers it to the next relay
+
+    async def _settle_activity(
+        self, call: Callable[[], Awaitable[None]], message: AbstractIncomingMessage, job_id: str
+    ) -> bool:
+        """True when the activity took the outcome; NOT_FOUND means nobody waits any more.
+
+        While Temporal is unreachable (a restart) the call is retried here, holding the message,
+        rather than requeued: a requeue counts towards the queue's delivery limit.
+        """
+        delay = 0.5
+        while True:
+            try:
+                await call()
+                break
+            except RPCError as error:
+                if error.status == RPCStatusCode.NOT_FOUND:
+                    log.info("job %s: activity already completed or timed out; dropping", job_id)
+                    self.dropped += 1
+                    await settle(message.ack(), "ack")
+                    return False
+                if error.status in TEMPORAL_DOWN and not self.stopping.is_set():
+                    log.warning(
+                        "job %s: Temporal unavailable (%s); again in %.1fs", job_id, error, delay
+                    )
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 10.0)
+                    continue
+                log.warning("job %s: Temporal refused (%s); redelivering", job_id, error)
+                await asyncio.sleep(1.0)
+                await settle(message.nack(requeue=True), "nack")
                 return False
-            log.warning("job %s: Temporal refused (%s); redelivering", job_id, error)
-            await asyncio.sleep(1.0)
-            await settle(message.nack(requeue=True), "nack")
-            return False
         await settle(message.ack(), "ack")
         return True
 
