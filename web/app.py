@@ -24,6 +24,7 @@ from web.security import (
 )
 from web.templating import configure
 from web.temporal import TemporalGateway
+from web.throttle import LoginThrottle
 
 HERE = Path(__file__).parent
 # Multipart framing and the other form fields on top of the file itself.
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         lifespan=lifespan,
     )
     app.state.voxflow = ctx
+    app.state.login_throttle = LoginThrottle.from_settings(settings)  # per process: web/throttle.py
     production = settings.environment == "production"
     secret = settings.web_secret_key.get_secret_value() if settings.web_secret_key else None
     app.add_middleware(CSRFCookieMiddleware, secure=production)

@@ -6,6 +6,7 @@ Every form carries the CSRF token, and actions redirect back (303) when they suc
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -33,7 +34,15 @@ from web.deps import (
 )
 from web.errors import status_for
 from web.schemas import ChapterOut
-from web.security import auth_required, check_csrf_token, check_login, check_origin, session_user
+from web.security import (
+    auth_required,
+    check_csrf_token,
+    check_origin,
+    client_address,
+    login_refusal,
+    session_user,
+)
+from web.throttle import THROTTLED, LoginThrottle, in_words, log_failed_login
 from web.uploads import DocumentForm, create_pending
 
 router = APIRouter(dependencies=[Depends(require_page)], include_in_schema=False)
@@ -248,6 +257,21 @@ async def login_page(request: Request, ctx: Ctx, next: str | None = None) -> Res
     return await render(request, ctx, "login.html", next=_safe_next(next))
 
 
+async def _locked_out(
+    request: Request, ctx: Ctx, next: str | None, wait: float, why: str
+) -> HTMLResponse:
+    response = await render(
+        request,
+        ctx,
+        "login.html",
+        status_code=429,
+        next=_safe_next(next),
+        error=f"{why} Sign-in is paused: try again {in_words(wait)}.",
+    )
+    response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
+    return response
+
+
 @public.post("/login", response_class=HTMLResponse)
 async def login(
     request: Request,
@@ -261,7 +285,22 @@ async def login(
     check_csrf_token(request, csrf)
     if not auth_required(ctx.settings):
         return RedirectResponse("/", status_code=303)
-    if not check_login(ctx.settings, username, password):
+    throttle: LoginThrottle = request.app.state.login_throttle
+    client = client_address(request)
+    # A locked-out user name or client is refused before the password is looked at.
+    if wait := throttle.retry_after(username, client):
+        log_failed_login(THROTTLED, username, client)
+        return await _locked_out(request, ctx, next, wait, "Too many failed sign-ins.")
+    if reason := login_refusal(ctx.settings, username, password):
+        log_failed_login(reason, username, client)
+        if lockout := throttle.failed(username, client):
+            return await _locked_out(
+                request,
+                ctx,
+                next,
+                lockout,
+                "Wrong user name or password, and too many failed sign-ins.",
+            )
         return await render(
             request,
             ctx,
@@ -270,6 +309,7 @@ async def login(
             next=_safe_next(next),
             error="wrong user name or password",
         )
+    throttle.succeeded(username, client)
     request.session.clear()
     request.session["user"] = username
     return RedirectResponse(_safe_next(next), status_code=303)

@@ -79,12 +79,26 @@ def session_user(request: Request) -> str | None:
     return request.session.get("user") if "session" in request.scope else None
 
 
-def check_login(settings: Settings, username: str, password: str) -> bool:
+def login_refusal(settings: Settings, username: str, password: str) -> str | None:
+    """Why a login fails, for the audit log ('unknown user' or 'bad password'); None if it is good.
+
+    Both comparisons always run, so timing does not tell which one failed.
+    """
     expected = settings.web_password.get_secret_value() if settings.web_password else ""
-    # Both comparisons always run, so timing does not tell which one failed.
     user_ok = _same(username, settings.web_username)
     password_ok = bool(expected) and _same(password, expected)
-    return user_ok and password_ok
+    if not user_ok:
+        return "unknown user"
+    return None if password_ok else "bad password"
+
+
+def check_login(settings: Settings, username: str, password: str) -> bool:
+    return login_refusal(settings, username, password) is None
+
+
+def client_address(request: Request) -> str:
+    """The peer as uvicorn reports it: from `X-Forwarded-For` only for proxies it trusts."""
+    return request.client.host if request.client else "unknown"
 
 
 def check_origin(request: Request, settings: Settings) -> None:
