@@ -65,7 +65,7 @@ def check_upload(settings: Settings, data: bytes, filename: str) -> None:
         raise TooLarge(str(error)) from error
     try:
         fmt = format_for(filename)
-        check_container(filename, data, fmt)
+        check_container(filename, data, fmt, settings.max_inflated_bytes)
     except InputError as error:
         raise UnsupportedType(str(error)) from error
 

@@ -52,27 +52,27 @@ def _fallback_title(filename: str) -> str:
     return re.sub(r"[-_]+", " ", stem).strip() or "Untitled"
 
 
-def parse_raw(data: bytes, filename: str) -> RawDocument:
+def parse_raw(data: bytes, filename: str, max_inflated: int | None = None) -> RawDocument:
     """Bytes → RawDocument with the importer the extension names, after the content checks."""
     fmt = format_for(filename)
     check_not_empty(filename, data)
-    check_container(filename, data, fmt)
+    check_container(filename, data, fmt, max_inflated)
     title = _fallback_title(filename)
     if fmt == "epub":
         from voxflow.importers.epub import parse_epub
 
-        return parse_epub(data, filename, title)
+        return parse_epub(data, filename, title, max_inflated)
     if fmt == "docx":
         from voxflow.importers.word import parse_docx
 
-        return parse_docx(data, filename, title)
+        return parse_docx(data, filename, title, max_inflated)
     text, encoding = decode_text(filename, data)
     if not normalize_text(text):
         raise InputError(f"{filename} is empty; choose a file that contains text.")
     if fmt == "markdown":
         from voxflow.importers.markdown import parse_markdown
 
-        raw = parse_markdown(text, title)
+        raw = parse_markdown(text, title, filename)
     else:
         from voxflow.importers.txt import parse_txt
 
@@ -91,7 +91,8 @@ def load_document_bytes(
     settings = settings or get_settings()
     filename = Path(filename).name or "upload"
     check_size(filename, len(data), settings.max_upload_bytes)
-    document = build_document(parse_raw(data, filename), max_chars or settings.max_chars)
+    raw = parse_raw(data, filename, settings.max_inflated_bytes)
+    document = build_document(raw, max_chars or settings.max_chars)
     if not document.chapters:
         raise InputError(
             f"{filename} has no readable text after import (only headings, images, code or "

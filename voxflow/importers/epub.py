@@ -11,6 +11,8 @@
   are spoken as paragraphs.
 - A document without text (a cover that is only an image) is skipped; documents before the
   first chapter are kept only with real body text (see `_outline`), so a title page is not.
+- Before ebooklib sees the book, `unpack_archive` inflates it under the size caps and refuses
+  markup nested deeper than `MAX_NESTING` (lxml would silently drop what lies past 256 levels).
 """
 
 from __future__ import annotations
@@ -26,6 +28,12 @@ from ebooklib import epub
 
 from voxflow.document import RawChapter, RawDocument
 from voxflow.errors import InputError
+from voxflow.importers._input import (
+    is_nesting_error,
+    nesting_error,
+    refuse_runaway_nesting,
+    unpack_archive,
+)
 from voxflow.importers._outline import has_real_body
 from voxflow.text import normalize_text
 
@@ -141,15 +149,24 @@ def _read_book(data: bytes, filename: str) -> epub.EpubBook:
             # ignore_ncx: read the EPUB 3 nav when there is one, the NCX otherwise.
             return epub.read_epub(io.BytesIO(data), {"ignore_ncx": True})
     except Exception as error:  # ebooklib raises zip, XML, KeyError and its own errors
+        if is_nesting_error(error):
+            raise nesting_error(filename, "its package files") from error
         reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
         raise InputError(
             f"{filename} is not a valid EPUB file ({reason}); export or download it again."
         ) from error
 
 
-def parse_epub(data: bytes, filename: str, fallback_title: str) -> RawDocument:
+def parse_epub(
+    data: bytes, filename: str, fallback_title: str, max_inflated: int | None = None
+) -> RawDocument:
     """EPUB bytes → RawDocument (see the module docstring)."""
-    book = _read_book(data, filename)
+    data = unpack_archive(filename, data, max_inflated)
+    with refuse_runaway_nesting(filename):
+        return _parse_book(_read_book(data, filename), filename, fallback_title)
+
+
+def _parse_book(book: epub.EpubBook, filename: str, fallback_title: str) -> RawDocument:
     metadata = book.get_metadata("DC", "title")
     title = normalize_text(metadata[0][0]) if metadata and metadata[0][0] else None
     toc = _toc_titles(book.toc)
@@ -163,6 +180,8 @@ def parse_epub(data: bytes, filename: str, fallback_title: str) -> RawDocument:
             continue
         try:
             page, types = _page(item.get_content())
+        except RecursionError as error:
+            raise nesting_error(filename, item.get_name()) from error
         except Exception as error:
             raise InputError(
                 f"{filename}: chapter file {item.get_name()} cannot be read ({error}); "

@@ -9,6 +9,8 @@
   joined by ", ", so tabular content is not silently lost.
 - The document title comes from YAML front matter (`title:`), else the single `#` heading,
   else the file name.
+- Block quotes and lists nested more than `MAX_NESTING` levels are refused: past its own
+  nesting limit markdown-it silently drops the rest of the document.
 """
 
 from __future__ import annotations
@@ -20,13 +22,18 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from voxflow.document import RawDocument
+from voxflow.importers._input import nesting_error, refuse_runaway_nesting
 from voxflow.importers._outline import Heading, Item, Paragraph, assemble
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+# Token levels deeper than this are refused. markdown-it stops reading (and drops the rest of
+# the document) at its `maxNesting`; set two above, any drop shows as a token past the limit.
+MAX_NESTING = 50
 
 
 def _parser() -> MarkdownIt:
-    return MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    options = {"html": True, "maxNesting": MAX_NESTING + 2}
+    return MarkdownIt("commonmark", options).enable(["table", "strikethrough"])
 
 
 def _split_front_matter(text: str) -> tuple[str | None, str]:
@@ -84,8 +91,13 @@ def _items(tokens: list[Token]) -> list[Item]:
     return items
 
 
-def parse_markdown(text: str, fallback_title: str) -> RawDocument:
+def parse_markdown(text: str, fallback_title: str, filename: str | None = None) -> RawDocument:
     """Markdown source → RawDocument (see the module docstring for what is kept)."""
+    name = filename or "The Markdown document"
     title, body = _split_front_matter(text)
-    items = _items(_parser().parse(body))
-    return assemble(items, title=title, fallback_title=fallback_title, source_format="markdown")
+    with refuse_runaway_nesting(name):
+        tokens = _parser().parse(body)
+        if max((token.level for token in tokens), default=0) > MAX_NESTING:
+            raise nesting_error(name, limit=MAX_NESTING)
+        items = _items(tokens)
+        return assemble(items, title=title, fallback_title=fallback_title, source_format="markdown")

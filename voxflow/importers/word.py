@@ -6,6 +6,8 @@
 - Body paragraphs and list paragraphs are blocks, in document order; each table row is one
   block with its cells joined by ", ".
 - The title: the leading Title paragraph, else the core property "title", else the file name.
+- Before python-docx sees the file, `unpack_archive` inflates it under the size caps and
+  refuses XML nested deeper than `MAX_NESTING`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,12 @@ from docx.text.paragraph import Paragraph as DocxParagraph
 
 from voxflow.document import RawDocument
 from voxflow.errors import InputError
+from voxflow.importers._input import (
+    is_nesting_error,
+    nesting_error,
+    refuse_runaway_nesting,
+    unpack_archive,
+)
 from voxflow.importers._outline import Heading, Item, Paragraph, assemble
 from voxflow.text import normalize_text
 
@@ -37,6 +45,8 @@ def _open(data: bytes, filename: str) -> docx.document.Document:
     try:
         return docx.Document(io.BytesIO(data))
     except Exception as error:  # python-docx raises zip, XML, KeyError and its own errors
+        if is_nesting_error(error):
+            raise nesting_error(filename) from error
         reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
         raise InputError(
             f"{filename} is not a valid DOCX file ({reason}); save it again from your word "
@@ -44,9 +54,16 @@ def _open(data: bytes, filename: str) -> docx.document.Document:
         ) from error
 
 
-def parse_docx(data: bytes, filename: str, fallback_title: str) -> RawDocument:
+def parse_docx(
+    data: bytes, filename: str, fallback_title: str, max_inflated: int | None = None
+) -> RawDocument:
     """DOCX bytes → RawDocument (see the module docstring)."""
-    document = _open(data, filename)
+    data = unpack_archive(filename, data, max_inflated)
+    with refuse_runaway_nesting(filename):
+        return _parse_document(_open(data, filename), fallback_title)
+
+
+def _parse_document(document: docx.document.Document, fallback_title: str) -> RawDocument:
     items: list[Item] = []
     title: str | None = None
     for block in document.iter_inner_content():
