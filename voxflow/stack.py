@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sys
+import time
 from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlparse
@@ -44,8 +45,17 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+# A live worker long-polls at least this often; an older last poll means it is gone.
+POLLER_FRESH_S = 90.0
+
+
 async def worker_is_polling(settings: Settings) -> bool:
     """True when some Temporal worker polls our task queue (a stack is really running)."""
+    return bool(await polling_workers(settings))
+
+
+async def polling_workers(settings: Settings) -> int | None:
+    """Workers that polled our task queue lately; None when Temporal does not answer."""
     try:
         client = await connect(settings)
         response = await client.workflow_service.describe_task_queue(
@@ -56,13 +66,49 @@ async def worker_is_polling(settings: Settings) -> bool:
             )
         )
     except Exception:
-        return False
-    return len(response.pollers) > 0
+        return None
+    now = time.time()
+    return sum(
+        1
+        for poller in response.pollers
+        if now - poller.last_access_time.ToSeconds() < POLLER_FRESH_S
+    )
 
 
 def stack_is_running(settings: Settings) -> bool:
     host, port = split_address(settings.temporal_address)
     return port_open(host, port) and asyncio.run(worker_is_polling(settings))
+
+
+def temporal_answers(settings: Settings) -> bool:
+    return port_open(*split_address(settings.temporal_address))
+
+
+async def wait_for_worker(settings: Settings, timeout_s: float) -> None:
+    """A stack that is still starting: wait for its worker, or say what is missing."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await polling_workers(settings):
+            return
+        await asyncio.sleep(1.0)
+    raise ServiceUnavailable(
+        f"Temporal answers at {settings.temporal_address}, but no worker has polled task queue "
+        f"{settings.temporal_task_queue!r} within {timeout_s:.0f}s; start one "
+        "(`voxflow up` or `voxflow worker temporal`), or free the port for the embedded stack"
+    )
+
+
+async def stack_gone(settings: Settings) -> str | None:
+    """Why the attached stack can no longer run a conversion, or None while it can."""
+    workers = await polling_workers(settings)
+    if workers is None:
+        return f"the Temporal server at {settings.temporal_address} stopped answering"
+    if workers == 0:
+        return (
+            f"no worker has polled task queue {settings.temporal_task_queue!r} "
+            f"for {POLLER_FRESH_S:.0f}s: the stack's Temporal worker stopped"
+        )
+    return None
 
 
 class TemporalDevServer(ManagedProcess):
@@ -226,6 +272,11 @@ class LocalStack:
 
     def __exit__(self, *exc_info) -> None:
         self._exit.close()
+
+    def processes(self) -> list[ManagedProcess]:
+        """Every child this stack started, to see whether one has exited."""
+        parts = [self.temporal, self.torchserve, self.worker, *self.queue_workers]
+        return [p for p in parts if p is not None]
 
     def describe(self) -> list[tuple[str, str]]:
         """(part, where) rows for the CLI to print."""

@@ -6,8 +6,16 @@ import os
 import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
 
+import pytest
+
+from tests.helpers.conversions import book
 from tests.plugins.services import free_port
+from tests.plugins.temporal import make_settings
+from voxflow.settings import Settings
+from voxflow.stack import TemporalDevServer, TemporalWorkerProcess, settings_env
 
 
 def voxflow(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -45,3 +53,60 @@ def test_a_port_in_use_is_named(tmp_path):
     assert f"port {port}" in done.stderr and "already in use" in done.stderr
     assert "VOXFLOW_TEMPORAL_ADDRESS" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def convert_process(settings, document: Path) -> subprocess.Popen:
+    """`voxflow convert` as a user runs it, against the stack the settings point at."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "voxflow", "convert", str(document), "-o", str(document.parent)],
+        env={**os.environ, **settings_env(settings)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.integration
+def test_convert_waits_for_a_starting_stacks_worker(tmp_path, temporal_address, torchserve):
+    """Temporal up, its worker not yet: convert waits for it instead of starting a second stack."""
+    settings = make_settings(tmp_path / "data", temporal_address, torchserve)
+    document = tmp_path / "short.md"
+    document.write_text(book({"Only": 3}).decode())
+    convert = convert_process(settings, document)
+    worker = TemporalWorkerProcess(settings)
+    try:
+        time.sleep(5)
+        assert convert.poll() is None, convert.communicate()
+        worker.start()
+        out, err = convert.communicate(timeout=240)
+    finally:
+        convert.kill()
+        worker.stop()
+    assert convert.returncode == 0, err
+    assert "Done." in out and "already in use" not in err
+
+
+@pytest.mark.integration
+def test_convert_says_when_its_stack_goes_away(tmp_path, torchserve):
+    temporal = Settings(
+        data_dir=tmp_path / "temporal",
+        temporal_address=f"127.0.0.1:{free_port()}",
+        temporal_ui_url=f"http://127.0.0.1:{free_port()}",
+    )
+    server = TemporalDevServer(temporal).start()
+    settings = make_settings(tmp_path / "data", temporal.temporal_address, torchserve)
+    document = tmp_path / "long.md"
+    document.write_text(book({"One": 40, "Two": 40}).decode())
+    worker = TemporalWorkerProcess(settings).start()
+    convert = convert_process(settings, document)
+    try:
+        time.sleep(8)  # the conversion is under way
+        server.kill()
+        out, err = convert.communicate(timeout=60)
+    finally:
+        convert.kill()
+        worker.stop()
+        server.stop()
+    assert convert.returncode == 3, (out, err)
+    assert f"the Temporal server at {temporal.temporal_address} stopped answering" in err
+    assert "resumes when a stack runs again" in err and "Traceback" not in err

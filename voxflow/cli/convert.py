@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from voxflow.cli.app import app
+from voxflow.errors import ServiceUnavailable
 from voxflow.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -28,9 +30,12 @@ if TYPE_CHECKING:
     from temporalio.client import Client
 
     from voxflow.conversion import StartedConversion
+    from voxflow.stack import LocalStack
 
 console = Console()
 FINAL_STATES = {"done", "failed", "attention", "cancelled"}
+WAIT_FOR_WORKER_S = 120.0  # `voxflow up` on a slow machine: TorchServe first, then the worker
+STACK_CHECK_S = 5.0
 
 
 @app.command()
@@ -44,7 +49,7 @@ def convert(
     ),
 ) -> None:
     """Convert a document to narrated audio, starting the embedded stack if none is running."""
-    from voxflow.stack import LocalStack, stack_is_running
+    from voxflow.stack import LocalStack, temporal_answers, wait_for_worker
 
     settings = get_settings()
     if format and format not in {"mp3", "wav", "ogg"}:
@@ -54,14 +59,22 @@ def convert(
             raise typer.BadParameter("choose direct or queue", param_hint="--dispatch")
         settings = settings.model_copy(update={"dispatch": dispatch})
     with contextlib.ExitStack() as exit_stack:
-        embedded = not stack_is_running(settings)
+        embedded = not temporal_answers(settings)
         if embedded:
             with console.status("no running stack answered; starting the embedded stack…"):
-                exit_stack.enter_context(LocalStack(settings))
-        elif settings.dispatch == "queue":
-            _warn_without_inference_workers(settings, voice or settings.default_voice)
+                stack = exit_stack.enter_context(LocalStack(settings))
+        else:
+            waiting = (
+                f"Temporal answers at {settings.temporal_address}; waiting for a worker on "
+                f"{settings.temporal_task_queue!r} (a stack still starting)…"
+            )
+            with console.status(waiting):
+                asyncio.run(wait_for_worker(settings, WAIT_FOR_WORKER_S))
+            stack = None
+            if settings.dispatch == "queue":
+                _warn_without_inference_workers(settings, voice or settings.default_voice)
         try:
-            state = asyncio.run(_convert(settings, file, voice, format, out))
+            state = asyncio.run(_convert(settings, file, voice, format, out, stack))
         except KeyboardInterrupt:
             if embedded:
                 console.print(
@@ -99,6 +112,7 @@ async def _convert(
     voice: str | None,
     fmt: str | None,
     out: Path | None,
+    stack: LocalStack | None,
 ) -> str:
     from voxflow.conversion import connect, start_conversion, temporal_ui_link
     from voxflow.db import make_engine
@@ -113,7 +127,7 @@ async def _convert(
     console.print(f"Temporal UI: {temporal_ui_link(settings, started.workflow_id)}")
     engine = make_engine(settings.database_url)  # one engine for the polling and the export
     try:
-        state = await _follow(engine, started.project_id)
+        state = await _follow(engine, started.project_id, _StackWatch(settings, stack))
         await _report(
             settings,
             engine,
@@ -155,7 +169,26 @@ async def _report(
         console.print(f"[red]Conversion {state}.[/] See `voxflow status {started.project_id}`.")
 
 
-async def _follow(engine: Engine, project_id: int) -> str:
+class _StackWatch:
+    """Notices when the stack running the conversion goes away, instead of waiting silently."""
+
+    def __init__(self, settings: Settings, stack: LocalStack | None) -> None:
+        self.settings, self.stack = settings, stack
+        self.next_check = time.monotonic() + STACK_CHECK_S
+
+    async def gone(self) -> str | None:
+        from voxflow.stack import stack_gone
+
+        if time.monotonic() < self.next_check:
+            return None
+        self.next_check = time.monotonic() + STACK_CHECK_S
+        if self.stack is not None:  # embedded: its processes are our children
+            dead = [p.name for p in self.stack.processes() if not p.alive]
+            return f"the embedded stack's {', '.join(dead)} exited" if dead else None
+        return await stack_gone(self.settings)
+
+
+async def _follow(engine: Engine, project_id: int, watch: _StackWatch) -> str:
     """Rich progress bars from the database (the authoritative counts), one per chapter."""
     columns = (
         TextColumn("{task.description}"),
@@ -175,6 +208,12 @@ async def _follow(engine: Engine, project_id: int) -> str:
                 progress.update(tasks[chapter.index], completed=chapter.done_count)
             if project.state in FINAL_STATES:
                 return project.state
+            why = await watch.gone()
+            if why is not None:
+                raise ServiceUnavailable(
+                    f"{why}. Project {project_id} is saved and resumes when a stack runs "
+                    f"again (`voxflow up`); follow it with `voxflow status {project_id}`"
+                )
             await asyncio.sleep(0.5)
 
 
