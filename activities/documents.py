@@ -7,6 +7,7 @@ import asyncio
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.heartbeats import beating
 from activities.resources import Resources
 from voxflow import naming
 from voxflow.contracts import ChapterSummary, ImportManifest, ProjectInput, StatusUpdate
@@ -23,7 +24,8 @@ class DocumentActivities:
     @activity.defn
     async def import_document(self, input: ProjectInput) -> ImportManifest:
         """Idempotent: a retried import returns the chapters the first attempt stored."""
-        return await asyncio.to_thread(self._import, input)
+        async with beating():
+            return await asyncio.to_thread(self._import, input)
 
     def _import(self, input: ProjectInput) -> ImportManifest:
         engine, store = self.resources.engine, self.resources.store

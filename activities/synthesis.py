@@ -27,7 +27,8 @@ class SynthesisActivities:
     @activity.defn
     async def plan_chapter_jobs(self, request: PlanRequest) -> JobPlan:
         """One page of the chapter's jobs; planning is deterministic, so pages always agree."""
-        return await asyncio.to_thread(self._plan, request)
+        async with beating():
+            return await asyncio.to_thread(self._plan, request)
 
     def _plan(self, request: PlanRequest) -> JobPlan:
         input = request.chapter

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.activity_log import ActivityLogging
 from activities.assembly import AssemblyActivities
 from activities.documents import DocumentActivities
 from activities.queue import QueueActivities
@@ -43,6 +44,7 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         ],
         activity_executor=executor,
         max_concurrent_activities=settings.worker_max_activities,
+        interceptors=[ActivityLogging()],
     )
 
 

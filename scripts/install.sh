@@ -23,6 +23,8 @@ command -v ip >/dev/null || missing+=(iproute2)
 command -v socat >/dev/null || missing+=(socat)
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
 command -v promtool >/dev/null || missing+=(prometheus)
+# The chaos suite (tests/integration/test_chaos.py) runs a PostgreSQL cluster of its own to stop.
+ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "==> apt-get install ${missing[*]}"
     apt_install "${missing[@]}"

@@ -144,6 +144,7 @@ class ChapterWorkflow:
             SynthesisActivities.plan_chapter_jobs,
             PlanRequest(input, first_job, input.options.plan_page),
             start_to_close_timeout=timedelta(minutes=2),
+            heartbeat_timeout=timedelta(seconds=input.options.heartbeat_timeout_s),
             retry_policy=retry_policy(input.options),
         )
 

@@ -94,6 +94,7 @@ class ProjectWorkflow:
                 DocumentActivities.import_document,
                 input,
                 start_to_close_timeout=timedelta(minutes=10),
+                heartbeat_timeout=timedelta(seconds=input.options.heartbeat_timeout_s),
                 retry_policy=retry_policy(input.options),
             )
         except ActivityError as error:
@@ -179,7 +180,7 @@ class ProjectWorkflow:
         await workflow.execute_activity_method(
             DocumentActivities.record_status,
             update,
-            start_to_close_timeout=timedelta(seconds=30),
+            start_to_close_timeout=timedelta(seconds=10),  # one row: a dead worker's is redone
             retry_policy=retry_policy_forever(),
         )
 

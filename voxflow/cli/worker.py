@@ -27,6 +27,8 @@ def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> Non
     )
     for name in ("voxflow", "activities"):
         logging.getLogger(name).disabled = False
+    # One line per HTTP call to TorchServe would drown what the workers themselves say.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
     async def runner() -> None:
         stop = asyncio.Event()

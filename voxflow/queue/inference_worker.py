@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 
 import aio_pika
 import aiormq
@@ -77,6 +78,8 @@ class InferenceWorker:
         try:
             log.info("inference worker %s consuming %s", self.name, consumers[0][0].name)
             await _first_of(stop, self._halt)
+            why = "asked to stop" if stop.is_set() else f"it cannot go on: {self.failure}"
+            log.info("inference worker %s stopping: %s", self.name, why)
             for queue, tag in consumers:
                 # After a refusal the broker has closed the channel: nothing left to cancel.
                 with contextlib.suppress(aiormq.exceptions.AMQPError, RuntimeError):
@@ -118,7 +121,7 @@ class InferenceWorker:
             reason = f"malformed job message: {error.errors()[0]['msg']}"
             await self._dead_letter(message, reason, attempts=delivery_attempt(message))
             return
-        attempt = delivery_attempt(message)
+        attempt, started = delivery_attempt(message), time.monotonic()
         heartbeat = asyncio.create_task(self._heartbeat(job))
         try:
             outcomes = await synthesize_through_outages(
@@ -165,6 +168,13 @@ class InferenceWorker:
         )
         await settle(message.ack(), "ack")
         self.processed += 1
+        made = sum(1 for o in outcomes if o.status == "done" and not o.reused)
+        failed = sum(1 for o in outcomes if o.status == "failed")
+        log.info(
+            "job %s (delivery %d): %d synthesised, %d reused, %d failed in %.1fs",
+            job.job_id, attempt, made, len(outcomes) - made - failed, failed,
+            time.monotonic() - started,
+        )  # fmt: skip
 
     async def _publish_attempt(self, job: JobMessage, segment_ids: list[int]) -> None:
         """Confirmed by the broker before the model is called, so a crash cannot lose it."""

@@ -138,6 +138,10 @@ class ResultRelay:
         totals = job_totals(result.segments)
         if await self._settle_activity(lambda: handle.complete(totals), message, result.job_id):
             self.completed += 1
+            log.info(
+                "job %s: %d outcomes recorded (%d failed); activity completed",
+                result.job_id, len(result.segments), totals.failed,
+            )  # fmt: skip
 
     async def _on_dead(self, message: AbstractIncomingMessage) -> None:
         try:
