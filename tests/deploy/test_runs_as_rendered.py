@@ -219,7 +219,8 @@ def test_the_oke_overlay_converts_books_as_rendered(workdir, cleanup):
                 continue
             bucket = next(e["value"] for e in init["env"] if e["name"] == "VOXFLOW_OCI_BUCKET")
             oci.create_bucket(bucket)
-            prefix = init["args"][1]
+            args = init["command"][1:] + init["args"]  # voxflow store pull PREFIX DEST ...
+            prefix = args[args.index("pull") + 1]
             pool = prefix.strip("/").split("/")[-1]
             for voice in registry.in_pool(pool):  # what an operator publishes (deploy/README)
                 mar = build_archive(voice, store, device=voice.pool)
