@@ -184,12 +184,15 @@ class Publisher:
         self.settings = settings
         self.connection: AbstractRobustConnection | None = None
         self.topology: Topology | None = None
+        self._starting = asyncio.Lock()  # concurrent first publishes share one connection
 
     async def start(self) -> Publisher:
-        if self.connection is None:
-            self.connection = await connect(self.settings)
-            channel = await self.connection.channel(publisher_confirms=True)
-            self.topology = await declare(channel, self.settings)
+        async with self._starting:
+            if self.topology is None:
+                connection = self.connection or await connect(self.settings)
+                self.connection = connection
+                channel = await connection.channel(publisher_confirms=True)
+                self.topology = await declare(channel, self.settings)
         return self
 
     async def publish_job(self, message: BaseModel, pool: str) -> None:
@@ -200,4 +203,4 @@ class Publisher:
     async def close(self) -> None:
         if self.connection is not None:
             await self.connection.close()
-            self.connection = None
+            self.connection, self.topology = None, None
