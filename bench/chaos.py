@@ -1,6 +1,9 @@
 """Chaos run: a book in queue mode with every part its own process, under seeded faults.
 
-    python bench/chaos.py [--faults 100] [--copies 3] [--seed 7] [--every 3 6]
+    python bench/chaos.py [--faults 100] [--seed 7] [--every 2 4] [--document PATH ...]
+
+The default book is real text no one here wrote: Debian's GPL-3, LGPL-2.1 and GFDL-1.3 licence
+texts (/usr/share/common-licenses), read as one plain-text document, every sentence distinct.
 
 Parts, as in production: a Temporal dev server on its own SQLite file, TorchServe, one Temporal
 worker, two inference workers, the result relay, a private PostgreSQL, and the machine's
@@ -40,7 +43,6 @@ import httpx
 import psutil
 import sqlalchemy as sa
 
-from bench.e2e import build_document
 from tests.plugins.services import free_port
 from voxflow.db import make_engine, migrate
 from voxflow.db.models import Project, Segment, SegmentStatus
@@ -62,6 +64,8 @@ KINDS = (
 WORKER_KINDS = ("temporal-worker", "inference-worker", "relay")
 SETTLE_LIMIT_S = 60.0  # a fault that has not recovered by then no longer holds the next one
 POSTGRES_BIN = Path("/usr/lib/postgresql")
+LICENSES = Path("/usr/share/common-licenses")
+DEFAULT_BOOK = [LICENSES / "GPL-3", LICENSES / "LGPL-2.1", LICENSES / "GFDL-1.3"]
 
 
 # ------------------------------------------------------------------------------ services
@@ -219,6 +223,7 @@ class ChaosRun:
     seed: int = 7
     timeout_s: float = 1800.0
     kinds: tuple[str, ...] = KINDS
+    document_name: str = "chaos.txt"
     injected: list[Fault] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -373,7 +378,9 @@ class ChaosRun:
             engine = make_engine(settings.database_url)
             self.start_parts(settings)
             started_at = time.monotonic()
-            project_id, workflow_id = asyncio.run(start(settings, self.document))
+            project_id, workflow_id = asyncio.run(
+                start(settings, self.document, self.document_name)
+            )
             watcher = threading.Thread(target=self.watch, args=(engine, stop_watch), daemon=True)
             watcher.start()
             order = self._order()
@@ -478,10 +485,10 @@ def audio_seconds(engine: sa.Engine) -> float:
     return round(total or 0.0, 1)
 
 
-async def start(settings: Settings, document: bytes) -> tuple[int, str]:
+async def start(settings: Settings, document: bytes, name: str) -> tuple[int, str]:
     from voxflow.conversion import start_conversion_bytes
 
-    started = await start_conversion_bytes(settings, document, "chaos.md")
+    started = await start_conversion_bytes(settings, document, name)
     return started.project_id, started.workflow_id
 
 
@@ -494,16 +501,16 @@ def print_report(report: dict, command: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--faults", type=int, default=100)
-    parser.add_argument("--copies", type=int, default=3, help="tellings of the sample book")
+    parser.add_argument("--document", type=Path, nargs="+", default=DEFAULT_BOOK, help="text files")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--every", type=float, nargs=2, default=(3.0, 6.0), metavar=("MIN", "MAX"))
+    parser.add_argument("--every", type=float, nargs=2, default=(2.0, 4.0), metavar=("MIN", "MAX"))
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=KINDS, help="fault kinds")
     parser.add_argument("--keep", action="store_true", help="keep the run folder (logs)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     root = Path(tempfile.mkdtemp(prefix="voxflow-chaos-", dir="/var/tmp"))
-    document = build_document(args.copies).encode()
+    document = b"\n\n".join(path.read_bytes() for path in args.document)
     run = ChaosRun(
         root,
         document,

@@ -36,7 +36,9 @@ def chaos_tools() -> None:
 
 def test_a_book_survives_one_fault_of_every_kind(chaos_tools, tmp_path: Path):
     document = build_document(2).encode()
-    run = ChaosRun(tmp_path, document, faults=len(KINDS), every_s=(1, 2), seed=11)
+    run = ChaosRun(
+        tmp_path, document, faults=len(KINDS), every_s=(1, 2), seed=11, document_name="chaos.md"
+    )
     report = run.run()
     print_report(report, "pytest tests/integration/test_chaos.py")
 
