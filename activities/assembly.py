@@ -16,7 +16,7 @@ from activities.heartbeats import beating_in_thread
 from activities.resources import Resources
 from voxflow import audio
 from voxflow.artifacts import ArtifactStore
-from voxflow.assembly import store_book, store_chapter
+from voxflow.assembly import chapter_inputs, store_book, store_chapter
 from voxflow.contracts import AssembleInput, BookInput, BookResult, ChapterResult, JobTotals
 from voxflow.db import repository, session_scope
 from voxflow.db.models import Chapter, ChapterState, ProjectState
@@ -35,15 +35,23 @@ class AssemblyActivities:
             chapter = session.get(Chapter, input.chapter_id)
             project = repository.get_project(session, input.project_id)
             index, title, voice_name = chapter.index, chapter.title, project.voice
+        voice = self.resources.registry.get(voice_name)
         with beating_in_thread():
+            inputs = chapter_inputs(
+                self._rows(input.chapter_id),
+                title=title,
+                output_format=input.output_format,
+                voice=voice,
+            )
             stored = store_chapter(
                 self.resources.store,
                 self._segments(input.chapter_id),
                 project_id=input.project_id,
                 index=index,
                 title=title,
-                voice=self.resources.registry.get(voice_name),
+                voice=voice,
                 output_format=input.output_format,
+                inputs=inputs,
             )
         with session_scope(engine) as session:
             repository.set_segment_times(
@@ -63,18 +71,22 @@ class AssemblyActivities:
             )
         return ChapterResult(index, JobTotals(), stored.duration_s, stored.audio_key)
 
-    def _segments(self, chapter_id: int) -> Iterator[audio.SegmentAudio]:
+    def _rows(self, chapter_id: int) -> Iterator[tuple[int, int, str, str]]:
         """Page through the chapter so a 60,000-segment book never sits in memory at once."""
-        store, offset = self.resources.store, 0
+        offset = 0
         while True:
             with session_scope(self.resources.engine) as session:
                 rows = repository.list_segments(session, chapter_id, offset=offset, limit=PAGE)
                 page = [(r.index, r.block_index, r.text, r.audio_key) for r in rows]
             if not page:
                 return
-            for index, block_index, text, key in page:
-                yield audio.SegmentAudio(index, block_index, text, _opener(store, key))
+            yield from page
             offset += len(page)
+
+    def _segments(self, chapter_id: int) -> Iterator[audio.SegmentAudio]:
+        store = self.resources.store
+        for index, block_index, text, key in self._rows(chapter_id):
+            yield audio.SegmentAudio(index, block_index, text, _opener(store, key))
 
     @activity.defn
     def build_book(self, input: BookInput) -> BookResult:

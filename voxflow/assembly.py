@@ -6,7 +6,10 @@ its audio, so the book step only joins parts and composes entries, measuring not
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
+import logging
 import shutil
 import tempfile
 from collections.abc import Iterable
@@ -14,8 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voxflow import audio, naming
-from voxflow.artifacts import ArtifactStore
+from voxflow.artifacts import ArtifactNotFound, ArtifactStore
+from voxflow.artifacts.transfer import download
 from voxflow.registry import Voice
+
+log = logging.getLogger("voxflow.assembly")
+# Raise when the audio pipeline changes what it makes: stored chapters are then made again.
+ASSEMBLY_VERSION = 1
 
 
 @dataclass
@@ -36,6 +44,20 @@ class StoredBook:
     duration_s: float
 
 
+def chapter_inputs(
+    segments: Iterable[tuple[int, int, str, str]], *, title: str, output_format: str, voice: Voice
+) -> str:
+    """A digest of all that shapes a chapter's files: `(index, block, text, audio key)` rows,
+    the title, format, voice and audio settings. Stored files with the same digest are reused."""
+    digest = hashlib.sha256()
+    settings = dataclasses.asdict(audio.AudioSettings(format=output_format))
+    head = [ASSEMBLY_VERSION, title, voice.name, voice.version, voice.sample_rate, settings]
+    digest.update(json.dumps(head, sort_keys=True).encode())
+    for row in segments:
+        digest.update(json.dumps(list(row), ensure_ascii=False).encode())
+    return digest.hexdigest()
+
+
 def store_chapter(
     store: ArtifactStore,
     segments: Iterable[audio.SegmentAudio],
@@ -45,28 +67,61 @@ def store_chapter(
     title: str,
     voice: Voice,
     output_format: str,
+    inputs: str,
 ) -> StoredChapter:
-    """Assemble the chapter, then store its audio, subtitles, AAC book part and manifest entry."""
-    settings = audio.AudioSettings(format=output_format)
+    """Assemble the chapter, then store its audio, subtitles, manifest entry and AAC book part.
+
+    Resumable: once audio, subtitles and entry are stored, a marker records their `inputs`; a
+    retry after a crash (during the AAC encode, or before the database heard of it) reuses them.
+    """
+    audio_key = naming.chapter_file_key(project_id, index, title, output_format)
+    subtitle_key = naming.chapter_file_key(project_id, index, title, "vtt")
+    part_key = naming.chapter_part_key(audio_key)
+    marker_key = naming.chapter_marker_key(audio_key)
+    entry = _stored_entry(store, audio_key, marker_key, inputs)
     with tempfile.TemporaryDirectory(prefix="voxflow-chapter-") as tmp:
-        result = audio.assemble_chapter(
-            segments, Path(tmp), naming.chapter_basename(index, title), settings, title=title
-        )
-        audio_key = naming.chapter_key(project_id, result.audio_path.name)
-        subtitle_key = naming.chapter_key(project_id, result.subtitle_path.name)
-        part_key = naming.chapter_part_key(audio_key)
-        store.put_file(audio_key, result.audio_path)
-        store.put_file(subtitle_key, result.subtitle_path)
-        # The book's AAC is encoded here, chapter by chapter, while others still synthesise.
-        part = audio.encode_aac(
-            result.audio_path, Path(tmp) / Path(part_key).name, sample_rate=voice.sample_rate
-        )
-        store.put_file(part_key, part)
-        entry = audio.chapter_entry(audio.ManifestChapter(index, title, result))
-        store.put(naming.chapter_entry_key(audio_key), json.dumps(entry).encode())
+        local_audio = None
+        if entry is None:
+            settings = audio.AudioSettings(format=output_format)
+            result = audio.assemble_chapter(
+                segments, Path(tmp), naming.chapter_basename(index, title), settings, title=title
+            )
+            store.put_file(audio_key, result.audio_path)
+            store.put_file(subtitle_key, result.subtitle_path)
+            entry = audio.chapter_entry(audio.ManifestChapter(index, title, result))
+            store.put(naming.chapter_entry_key(audio_key), json.dumps(entry).encode())
+            store.put(marker_key, json.dumps({"inputs": inputs}).encode())
+            local_audio = result.audio_path
+        else:
+            log.info("chapter %d: audio for these inputs is stored already; reusing it", index)
+        if local_audio is not None or not store.exists(part_key):
+            if local_audio is None:
+                local_audio = download(store, audio_key, Path(tmp) / Path(audio_key).name)
+            # The book's AAC is encoded here, chapter by chapter, while others still synthesise.
+            part = audio.encode_aac(
+                local_audio, Path(tmp) / Path(part_key).name, sample_rate=voice.sample_rate
+            )
+            store.put_file(part_key, part)
+    times = [
+        audio.SegmentTime(t["index"], t["start_s"], t["end_s"], t["block_index"], t["text"])
+        for t in entry["segments"]
+    ]
     return StoredChapter(
-        audio_key, subtitle_key, result.duration_s, result.lufs, list(result.segment_times)
+        audio_key, subtitle_key, entry["duration_s"], entry["loudness"]["lufs"], times
     )
+
+
+def _stored_entry(
+    store: ArtifactStore, audio_key: str, marker_key: str, inputs: str
+) -> dict | None:
+    """The stored chapter's manifest entry if its files were made from these inputs."""
+    try:
+        marker = json.loads(store.get(marker_key))
+        if marker.get("inputs") != inputs or not store.exists(audio_key):
+            return None
+        return json.loads(store.get(naming.chapter_entry_key(audio_key)))
+    except (ArtifactNotFound, ValueError):
+        return None
 
 
 def store_book(

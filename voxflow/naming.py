@@ -73,6 +73,11 @@ def chapter_entry_key(audio_key: str) -> str:
     return str(PurePosixPath(audio_key).with_suffix(".json"))
 
 
+def chapter_marker_key(audio_key: str) -> str:
+    """What the chapter's stored files were made from, beside its audio (assembly resumes)."""
+    return str(PurePosixPath(audio_key).with_suffix(".inputs.json"))
+
+
 def book_key(project_id: int, slug: str, ext: str = "m4b") -> str:
     """`projects/{id}/{slug}.m4b`: the whole book with chapter markers."""
     return f"projects/{project_id}/{slugify(slug)}.{ext.lstrip('.')}"

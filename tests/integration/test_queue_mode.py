@@ -256,3 +256,23 @@ async def test_sigterm_drains_the_inference_worker(queue_settings):
             second.stop()
     assert result.state == "done"
     assert len(segment_files(settings)) == 16
+
+
+async def test_a_consumer_the_broker_cancels_comes_back(queue_settings):
+    """Deleting the jobs queue makes RabbitMQ cancel the worker's consumer: it consumes again."""
+    from voxflow.stack import queue_consumers
+
+    names = broker.Names(queue_settings.queue_prefix)
+    jobs = names.jobs_queue("cpu")
+    async with running_worker(queue_settings), running_queue_workers(queue_settings) as workers:
+        connection = await broker.connect(queue_settings)
+        try:
+            channel = await connection.channel()
+            await channel.queue_delete(jobs)
+        finally:
+            await connection.close()
+        await wait_for(lambda: asyncio.run(queue_consumers(queue_settings, jobs)) >= 1)
+        project_id = await convert(queue_settings, book({"Again": 4}), "again.md")
+    assert workers.inference[0].processed > 0, "the same worker consumed the recreated queue"
+    _, _, segments = snapshot(queue_settings, project_id)
+    assert [s.status for s in segments[1]] == ["done"] * 4
