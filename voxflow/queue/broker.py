@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -74,10 +75,25 @@ class Topology:
     dead_queue: AbstractQueue
 
 
+class _ClosedIfRefused(aio_pika.RobustConnection):
+    """Closed at once when the first connect fails: left to the garbage collector, its close
+    would run in whatever event loop is current then (a workflow's, in the Temporal worker)."""
+
+    async def connect(self, timeout: float | None = None) -> None:
+        try:
+            await super().connect(timeout)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.close()
+            raise
+
+
 async def connect(settings: Settings) -> AbstractRobustConnection:
     """A robust connection (it reconnects and restores consumers after a broker restart)."""
     try:
-        return await aio_pika.connect_robust(settings.amqp_url, timeout=10, reconnect_interval=1)
+        return await aio_pika.connect_robust(
+            settings.amqp_url, timeout=10, reconnect_interval=1, connection_class=_ClosedIfRefused
+        )
     except (OSError, aio_pika.exceptions.AMQPError, TimeoutError) as error:
         raise ServiceUnavailable(
             f"RabbitMQ is not reachable at {_safe(settings.amqp_url)} ({error}); start it "
