@@ -75,11 +75,6 @@ async def polling_workers(settings: Settings) -> int | None:
     )
 
 
-def stack_is_running(settings: Settings) -> bool:
-    host, port = split_address(settings.temporal_address)
-    return port_open(host, port) and asyncio.run(worker_is_polling(settings))
-
-
 def temporal_answers(settings: Settings) -> bool:
     return port_open(*split_address(settings.temporal_address))
 
