@@ -82,6 +82,7 @@ def store_chapter(
     with tempfile.TemporaryDirectory(prefix="voxflow-chapter-") as tmp:
         local_audio = None
         if entry is None:
+            store.delete(marker_key)  # the files below are about to stop matching it
             settings = audio.AudioSettings(format=output_format)
             result = audio.assemble_chapter(
                 segments, Path(tmp), naming.chapter_basename(index, title), settings, title=title

@@ -75,3 +75,22 @@ def test_other_inputs_make_the_chapter_again(tmp_path, monkeypatch):
     store_intro(store, inputs(rows=ROWS[:3]))  # an edited chapter under the same name
     store_intro(store, inputs(rows=ROWS[:3]))  # then its retry
     assert calls == [1], "assembled once for the new inputs, reused on the retry"
+
+
+def test_a_crashed_assembly_leaves_no_marker_to_reuse(tmp_path, monkeypatch):
+    """Made for A, crashed while making B, back to A: the files may be B's, so A is made again."""
+    store = LocalStore(tmp_path)
+    first = store_intro(store, inputs())
+    real = audio.assemble_chapter
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("worker killed")
+
+    monkeypatch.setattr(audio, "assemble_chapter", crash)
+    with pytest.raises(RuntimeError):
+        store_intro(store, inputs(rows=ROWS[:3]))
+    assert not store.exists(naming.chapter_marker_key(first.audio_key))
+    calls = []
+    monkeypatch.setattr(audio, "assemble_chapter", lambda *a, **k: calls.append(1) or real(*a, **k))
+    store_intro(store, inputs())
+    assert calls == [1]
