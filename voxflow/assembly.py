@@ -82,7 +82,9 @@ def store_chapter(
     with tempfile.TemporaryDirectory(prefix="voxflow-chapter-") as tmp:
         local_audio = None
         if entry is None:
-            store.delete(marker_key)  # the files below are about to stop matching it
+            # The files below are about to stop matching the old marker: void it first (an
+            # overwrite, not a delete: the worker's IAM policy grants no OBJECT_DELETE).
+            store.put(marker_key, json.dumps({"inputs": None}).encode())
             settings = audio.AudioSettings(format=output_format)
             result = audio.assemble_chapter(
                 segments, Path(tmp), naming.chapter_basename(index, title), settings, title=title

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.unit.test_audio_synth import segment, speechlike
@@ -89,7 +91,8 @@ def test_a_crashed_assembly_leaves_no_marker_to_reuse(tmp_path, monkeypatch):
     monkeypatch.setattr(audio, "assemble_chapter", crash)
     with pytest.raises(RuntimeError):
         store_intro(store, inputs(rows=ROWS[:3]))
-    assert not store.exists(naming.chapter_marker_key(first.audio_key))
+    marker = json.loads(store.get(naming.chapter_marker_key(first.audio_key)))
+    assert marker["inputs"] is None, "the old marker was voided before the files changed"
     calls = []
     monkeypatch.setattr(audio, "assemble_chapter", lambda *a, **k: calls.append(1) or real(*a, **k))
     store_intro(store, inputs())
