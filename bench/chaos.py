@@ -44,7 +44,7 @@ import httpx
 import psutil
 import sqlalchemy as sa
 
-from tests.plugins.services import free_port
+from tests.plugins.services import free_port, rabbitmqctl
 from voxflow.db import make_engine, migrate
 from voxflow.db.models import Project, Segment, SegmentStatus
 from voxflow.processes import ManagedProcess
@@ -121,12 +121,6 @@ class PrivatePostgres:
             self._as_postgres(
                 str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"
             )
-
-
-def rabbitmqctl(*args: str) -> None:
-    done = subprocess.run(["rabbitmqctl", *args], capture_output=True, text=True, timeout=120)
-    if done.returncode != 0:
-        raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {done.stderr}")
 
 
 # ------------------------------------------------------------------------------ supervisor
@@ -231,7 +225,6 @@ class ChaosRun:
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
         self.supervisor = Supervisor()
-        self.progress: list[tuple[float, int]] = []
         self.predictions: dict[int, float] = {}  # TorchServe pid → its request counter
         self.vhost = f"chaos-{uuid.uuid4().hex[:8]}"
 
@@ -364,7 +357,6 @@ class ChaosRun:
                         if fault.recovered is None and fault.ended and now > fault.ended:
                             fault.recovered = now
                 last = max(last, done)
-                self.progress.append((now, done))
             self.count_predictions()
             stop.wait(0.5)
 

@@ -19,6 +19,7 @@ from voxflow.artifacts import ArtifactStore
 from voxflow.inference import ModelInputError, TorchServeClient, TransientInferenceError
 from voxflow.naming import segment_audio_key
 from voxflow.registry import Voice
+from voxflow.retrying import backoff
 
 log = logging.getLogger("voxflow.synthesis")
 
@@ -183,8 +184,8 @@ async def synthesize_through_outages(
     A TorchServe restart takes seconds to a minute: waiting here, still heartbeating, spends no
     retry or redelivery of the job. Each try redoes only what is not stored yet.
     """
-    deadline, delay = time.monotonic() + outage_s, 0.5
-    while True:
+    deadline = time.monotonic() + outage_s
+    for delay in backoff():
         try:
             return await synthesize_segments(work, target, client, store, **options)
         except TransientInferenceError as error:
@@ -195,4 +196,4 @@ async def synthesize_through_outages(
                 "%s: TorchServe unavailable (%s); trying again in %.1fs", what, error, delay
             )
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+    raise AssertionError("backoff() never ends")

@@ -93,16 +93,6 @@ def project_view(session: Session, project_id: int) -> ProjectView:
     return ProjectView(project, chapters, started)
 
 
-def latest_conversion(session: Session, project_id: int) -> Conversion | None:
-    statement = (
-        select(Conversion)
-        .where(Conversion.project_id == project_id)
-        .order_by(col(Conversion.id).desc())
-        .limit(1)
-    )
-    return session.exec(statement).first()
-
-
 def segment_page(
     session: Session,
     chapter_id: int,

@@ -36,7 +36,6 @@ from voxflow.naming import preview_key
 from voxflow.registry import load_registry
 from voxflow.settings import Settings
 from web.errors import Conflict, TooLarge, UnsupportedType
-from web.queries import latest_conversion
 from web.temporal import TemporalGateway
 
 FINAL_STATES = {ProjectState.done, ProjectState.failed, ProjectState.cancelled}
@@ -162,7 +161,7 @@ async def start(
     def load():
         with session_scope(engine) as session:
             project = repository.get_project(session, project_id)
-            return project, latest_conversion(session, project_id)
+            return project, repository.latest_conversion(session, project_id)
 
     project, conversion = await run_in_threadpool(load)
     if conversion is not None or project.state != ProjectState.pending:
@@ -199,7 +198,7 @@ async def cancel(
     def load():
         with session_scope(engine) as session:
             project = repository.get_project(session, project_id)
-            return project, latest_conversion(session, project_id)
+            return project, repository.latest_conversion(session, project_id)
 
     project, conversion = await run_in_threadpool(load)
     if project.state in FINAL_STATES:

@@ -24,7 +24,6 @@ import base64
 import contextlib
 import secrets as random
 import shutil
-import subprocess
 import tempfile
 import time
 import uuid
@@ -48,7 +47,13 @@ from tests.plugins.oci_endpoint import (
     make_api_key,
     write_oci_config,
 )
-from tests.plugins.services import POSTGRES_ADMIN_URL, free_port, missing, require_service
+from tests.plugins.services import (
+    POSTGRES_ADMIN_URL,
+    free_port,
+    missing,
+    rabbitmqctl,
+    require_service,
+)
 from tests.plugins.torchserve import require_torchserve
 from voxflow.registry import parse_registry
 from voxflow.serving.archives import build_archive
@@ -66,12 +71,6 @@ TOOLS = ("unshare", "nsenter", "setpriv", "socat", "nginx", "rabbitmqctl", "ip")
 def password() -> str:
     """What `openssl rand -base64 32` gives, with '/', '+' and '=' always in it."""
     return base64.b64encode(random.token_bytes(24)).decode() + "a/b+c="
-
-
-def rabbitmqctl(*args: str) -> str:
-    result = subprocess.run(["rabbitmqctl", *args], capture_output=True, text=True, check=False)
-    assert result.returncode == 0, f"rabbitmqctl {' '.join(args)}: {result.stderr}"
-    return result.stdout
 
 
 def with_vhost(url: str, vhost: str) -> str:

@@ -25,6 +25,7 @@ from tests.helpers.conversions import (
     wait_for_chapter,
 )
 from tests.plugins.queue import running_queue_workers
+from tests.plugins.services import rabbitmqctl
 from tests.plugins.temporal import make_settings, running_worker
 from voxflow.conversion import connect, replay_chapter, start_conversion_bytes
 from voxflow.queue import broker
@@ -116,6 +117,7 @@ async def test_the_book_survives_a_broker_restart(queue_settings):
             await asyncio.sleep(8)  # longer than a few quick retries and reconnects
         finally:
             rabbitmqctl("start_app")
+            rabbitmqctl("await_startup")
         result = await project_result(client, started.workflow_id, 300)
 
     assert result.state == "done"
@@ -123,16 +125,6 @@ async def test_the_book_survives_a_broker_restart(queue_settings):
     assert [len(rows) for rows in segments.values()] == [12, 12], "no segment lost or added"
     assert all(s.status == "done" for rows in segments.values() for s in rows)
     assert len(segment_files(queue_settings)) == 24, "each sentence stored exactly once"
-
-
-def rabbitmqctl(command: str) -> None:
-    """Stop or start the RabbitMQ application (as root, like CI)."""
-    done = subprocess.run(
-        ["rabbitmqctl", command], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 0, done.stderr
-    if command == "start_app":
-        subprocess.run(["rabbitmqctl", "await_startup"], capture_output=True, timeout=120)
 
 
 async def test_a_killed_inference_worker_is_replaced(queue_settings):

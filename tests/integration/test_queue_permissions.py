@@ -7,7 +7,6 @@ refuses must stop with the reason rather than hold its jobs in silence.
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from urllib.parse import quote
 
@@ -16,16 +15,12 @@ import pytest
 from tests.deploy.k8s import named, render
 from tests.helpers.conversions import book, convert
 from tests.plugins.queue import running_queue_workers
+from tests.plugins.services import rabbitmqctl
 from tests.plugins.temporal import running_worker
 from voxflow.errors import ConfigError
 from voxflow.queue.inference_worker import InferenceWorker
 
 pytestmark = pytest.mark.integration
-
-
-def rabbitmqctl(*args: str) -> None:
-    done = subprocess.run(["rabbitmqctl", *args], capture_output=True, text=True, check=False)
-    assert done.returncode == 0, done.stderr
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
 import uuid
 from collections.abc import Iterator
 from typing import NoReturn
@@ -30,6 +31,14 @@ def missing(message: str) -> NoReturn:
 def require_service(name: str, host: str, port: int) -> None:
     if not port_open(host, port):
         missing(f"{name} is not reachable on {host}:{port}")
+
+
+def rabbitmqctl(*args: str) -> str:
+    """Run rabbitmqctl (as root, like CI): its output, or RuntimeError with what it said."""
+    done = subprocess.run(["rabbitmqctl", *args], capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {done.stderr}")
+    return done.stdout
 
 
 def free_port() -> int:

@@ -377,12 +377,7 @@ def follow_conversion(
     A resting state finishes the running conversion; work after a rest (a replay, or building
     the book after an accept) is a new conversion. The first one is recorded by its starter.
     """
-    latest = session.exec(
-        select(Conversion)
-        .where(Conversion.project_id == project_id)
-        .order_by(col(Conversion.id).desc())
-        .limit(1)
-    ).first()
+    latest = latest_conversion(session, project_id)
     if latest is None:
         return None
     ended = _CONVERSION_ENDS.get(state)
@@ -390,9 +385,8 @@ def follow_conversion(
         if latest.state != ConversionState.running:
             return latest
         if state == ProjectState.attention and error is None:
-            failed = [
-                str(c.index) for c in list_chapters(session, project_id) if c.state == "failed"
-            ]
+            chapters = list_chapters(session, project_id)
+            failed = [str(c.index) for c in chapters if c.state == ChapterState.failed]
             which = f"chapter{'s' if len(failed) > 1 else ''} {', '.join(failed)}"
             error = f"{which} failed; replay or accept the book without {which}"
         return finish_conversion(session, latest.id, ended, error=error)
@@ -404,6 +398,17 @@ def follow_conversion(
     return record_conversion(
         session, project_id, workflow_id=workflow_id, run_id=run_id, dispatch=latest.dispatch
     )
+
+
+def latest_conversion(session: Session, project_id: int) -> Conversion | None:
+    """The project's newest conversion: the running one, or the last to finish."""
+    statement = (
+        select(Conversion)
+        .where(Conversion.project_id == project_id)
+        .order_by(col(Conversion.id).desc())
+        .limit(1)
+    )
+    return session.exec(statement).first()
 
 
 def list_conversions(session: Session, project_id: int) -> Sequence[Conversion]:

@@ -26,6 +26,7 @@ from voxflow.inference import InferenceError, TorchServeClient
 from voxflow.queue import broker
 from voxflow.queue.acks import settle
 from voxflow.queue.messages import AttemptMessage, JobMessage, ResultMessage, decode_token
+from voxflow.retrying import backoff
 from voxflow.settings import Settings
 from voxflow.synthesis import SegmentWork, Target, synthesize_through_outages
 from voxflow.temporal_client import connect
@@ -194,8 +195,7 @@ class InferenceWorker:
         what: str,
     ) -> None:
         """Publish until the broker confirms it (it may restart); a refusal is final."""
-        delay = 0.5
-        while True:
+        for delay in backoff():
             try:
                 await exchange.publish(body, routing_key=routing_key)
                 return
@@ -204,7 +204,6 @@ class InferenceWorker:
             except Exception as error:  # broker restarting: the robust channel comes back
                 log.warning("publishing %s failed (%s); retrying in %.1fs", what, error, delay)
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
 
     async def _dead_letter(
         self, message: AbstractIncomingMessage, reason: str, attempts: int

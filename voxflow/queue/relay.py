@@ -30,6 +30,7 @@ from voxflow.queue.messages import (
     ResultQueueMessage,
     decode_token,
 )
+from voxflow.retrying import backoff
 from voxflow.settings import Settings
 from voxflow.temporal_client import connect
 
@@ -174,8 +175,9 @@ class ResultRelay:
 
     async def _persist(self, job_id: str, write: Callable[..., None], *args: object) -> bool:
         """Run a database write until it lands (PostgreSQL may be restarting); False on stop."""
-        delay = 0.5
-        while not self.stopping.is_set():
+        for delay in backoff():
+            if self.stopping.is_set():
+                return False  # not acknowledged: the broker redelivers it to the next relay
             try:
                 await asyncio.to_thread(write, *args)
                 return True
@@ -185,8 +187,7 @@ class ResultRelay:
                     "job %s: database unavailable (%s); again in %.1fs", job_id, reason, delay
                 )
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-        return False  # not acknowledged: the broker redelivers it to the next relay
+        raise AssertionError("backoff() never ends")
 
     async def _settle_activity(
         self, call: Callable[[], Awaitable[None]], message: AbstractIncomingMessage, job_id: str
@@ -196,8 +197,7 @@ class ResultRelay:
         While Temporal is unreachable (a restart) the call is retried here, holding the message,
         rather than requeued: a requeue counts towards the queue's delivery limit.
         """
-        delay = 0.5
-        while True:
+        for delay in backoff():
             try:
                 await call()
                 break
@@ -212,7 +212,6 @@ class ResultRelay:
                         "job %s: Temporal unavailable (%s); again in %.1fs", job_id, error, delay
                     )
                     await asyncio.sleep(delay)
-                    delay = min(delay * 2, 10.0)
                     continue
                 log.warning("job %s: Temporal refused (%s); redelivering", job_id, error)
                 await asyncio.sleep(1.0)
