@@ -12,6 +12,7 @@ from temporalio.worker import Worker
 from activities.activity_log import ActivityLogging
 from activities.assembly import AssemblyActivities
 from activities.documents import DocumentActivities
+from activities.outages import WaitOutDatabase
 from activities.queue import QueueActivities
 from activities.resources import Resources
 from activities.synthesis import SynthesisActivities
@@ -44,7 +45,7 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         ],
         activity_executor=executor,
         max_concurrent_activities=settings.worker_max_activities,
-        interceptors=[ActivityLogging()],
+        interceptors=[ActivityLogging(), WaitOutDatabase(settings.database_outage_s)],
     )
 
 

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
 
     # Database: SQLite under data_dir unless a URL is given (postgresql+psycopg://...).
     database_url: str | None = None
+    # How long an activity waits in place for the database to come back before it gives up a try.
+    database_outage_s: float = 120.0
 
     # Artifact store: a local folder, or OCI Object Storage in production.
     artifact_store: Literal["local", "oci"] = "local"

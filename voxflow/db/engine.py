@@ -11,6 +11,19 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# What a database that is restarting, unreachable or briefly locked raises: worth waiting out.
+DATABASE_DOWN = (sa.exc.OperationalError, sa.exc.InterfaceError)
+
+
+def is_database_down(error: BaseException) -> bool:
+    """True when `error`, or an error it was raised from, is the database being unavailable."""
+    chain: list[BaseException] = []
+    while error is not None and error not in chain:
+        if isinstance(error, DATABASE_DOWN):
+            return True
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def make_engine(url: str, **kwargs) -> Engine:

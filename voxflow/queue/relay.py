@@ -12,13 +12,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-import sqlalchemy as sa
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import TypeAdapter, ValidationError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from voxflow.db import make_engine, repository, session_scope
+from voxflow.db.engine import DATABASE_DOWN
 from voxflow.db.models import SegmentStatus
 from voxflow.outcomes import job_totals, record_attempts, record_outcomes
 from voxflow.queue import broker
@@ -38,7 +38,6 @@ log = logging.getLogger("voxflow.relay")
 ResultQueueItem = ResultMessage | AttemptMessage
 RESULTS_QUEUE: TypeAdapter[ResultQueueItem] = TypeAdapter(ResultQueueMessage)
 # Failures that pass by themselves: wait them out in place rather than redeliver.
-DATABASE_DOWN = (sa.exc.OperationalError, sa.exc.InterfaceError)
 TEMPORAL_DOWN = {
     RPCStatusCode.UNAVAILABLE,
     RPCStatusCode.DEADLINE_EXCEEDED,
