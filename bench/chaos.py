@@ -63,6 +63,11 @@ KINDS = (
     "postgres",
 )
 WORKER_KINDS = ("temporal-worker", "inference-worker", "relay")
+INFERENCE_WORKERS = 2
+# Requests in flight at TorchServe across the whole inference pool: what one pod of 2 Python
+# workers keeps busy (the embedded stack's single inference worker keeps 4 too). More only
+# queues inside TorchServe, and a killed worker's queued requests are synthesised for no one.
+POOL_IN_FLIGHT = 4
 SETTLE_LIMIT_S = 60.0  # a fault that has not recovered by then no longer holds the next one
 POSTGRES_BIN = Path("/usr/lib/postgresql")
 LICENSES = Path("/usr/share/common-licenses")
@@ -220,6 +225,7 @@ class ChaosRun:
     timeout_s: float = 1800.0
     kinds: tuple[str, ...] = KINDS
     document_name: str = "chaos.txt"
+    in_flight: int = POOL_IN_FLIGHT
     injected: list[Fault] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -244,6 +250,7 @@ class ChaosRun:
             queue_prefix="chaos",
             job_max_segments=4,
             job_window=4,
+            torchserve_concurrency=max(1, self.in_flight // INFERENCE_WORKERS),
         )
 
     def start_parts(self, settings: Settings) -> None:
@@ -257,7 +264,7 @@ class ChaosRun:
         add("torchserve", lambda: TorchServeProcess.from_settings(settings, models=["joe"], **grpc))
         add("temporal-worker", lambda: TemporalWorkerProcess(settings))
         add("relay", lambda: relay_process(settings))
-        for n in (1, 2):
+        for n in range(1, INFERENCE_WORKERS + 1):
             add(
                 f"inference-worker-{n}",
                 lambda n=n: inference_process(settings, name=f"inference {n}"),
@@ -276,7 +283,7 @@ class ChaosRun:
                 fault.detail = f"pid {process.pid}"
                 sigkill_group(process)
         elif kind == "inference-worker":
-            part = parts[f"inference-worker-{self.rng.choice((1, 2))}"]
+            part = parts[f"inference-worker-{self.rng.randint(1, INFERENCE_WORKERS)}"]
             if part.process is not None and part.process.alive:
                 fault.detail = f"{part.name} pid {part.process.pid}"
                 sigkill_group(part.process)
@@ -462,6 +469,7 @@ class ChaosRun:
             "attempts": sum(a for *_, a in rows),
             "distinct_sentences": distinct,
             "wasted_syntheses_pct": round(100 * (syntheses - distinct) / max(distinct, 1), 1),
+            "in_flight": f"{self.in_flight} across {INFERENCE_WORKERS} inference workers",
             "faults": len(self.injected),
             "faults_by_kind": {k: sum(f.kind == k for f in self.injected) for k in KINDS},
             "unrecovered": [f.kind for f in self.injected if f.recovered is None],
@@ -512,6 +520,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--every", type=float, nargs=2, default=(2.0, 4.0), metavar=("MIN", "MAX"))
     parser.add_argument("--kinds", nargs="+", choices=KINDS, default=KINDS, help="fault kinds")
+    parser.add_argument(
+        "--in-flight",
+        type=int,
+        default=POOL_IN_FLIGHT,
+        help=f"TorchServe requests in flight across the {INFERENCE_WORKERS} inference workers",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the run folder (logs)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -525,6 +539,7 @@ def main() -> int:
         every_s=tuple(args.every),
         seed=args.seed,
         kinds=tuple(args.kinds),
+        in_flight=args.in_flight,
     )
     try:
         report = run.run()

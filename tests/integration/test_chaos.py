@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.books import sample_book
 from bench.chaos import KINDS, POSTGRES_BIN, ChaosRun, print_report
-from bench.e2e import build_document
 from tests.plugins.services import missing, require_service
 
 pytestmark = pytest.mark.integration
@@ -35,7 +35,7 @@ def chaos_tools() -> None:
 
 
 def test_a_book_survives_one_fault_of_every_kind(chaos_tools, tmp_path: Path):
-    document = build_document(2).encode()
+    document = sample_book(2).encode()
     run = ChaosRun(
         tmp_path, document, faults=len(KINDS), every_s=(1, 2), seed=11, document_name="chaos.md"
     )
