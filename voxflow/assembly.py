@@ -23,7 +23,7 @@ from voxflow.registry import Voice
 
 log = logging.getLogger("voxflow.assembly")
 # Raise when the audio pipeline changes what it makes: stored chapters are then made again.
-ASSEMBLY_VERSION = 1
+ASSEMBLY_VERSION = 2
 
 
 @dataclass
@@ -71,8 +71,9 @@ def store_chapter(
 ) -> StoredChapter:
     """Assemble the chapter, then store its audio, subtitles, manifest entry and AAC book part.
 
-    Resumable: once audio, subtitles and entry are stored, a marker records their `inputs`; a
-    retry after a crash (during the AAC encode, or before the database heard of it) reuses them.
+    Resumable: once audio, subtitles, AAC part and entry are stored, a marker records their
+    `inputs`; a retry after a crash (before the database heard of it) reuses them, and makes the
+    part again only if it is missing.
     """
     audio_key = naming.chapter_file_key(project_id, index, title, output_format)
     subtitle_key = naming.chapter_file_key(project_id, index, title, "vtt")
@@ -80,31 +81,35 @@ def store_chapter(
     marker_key = naming.chapter_marker_key(audio_key)
     entry = _stored_entry(store, audio_key, marker_key, inputs)
     with tempfile.TemporaryDirectory(prefix="voxflow-chapter-") as tmp:
-        local_audio = None
         if entry is None:
             # The files below are about to stop matching the old marker: void it first (an
             # overwrite, not a delete: the worker's IAM policy grants no OBJECT_DELETE).
             store.put(marker_key, json.dumps({"inputs": None}).encode())
             settings = audio.AudioSettings(format=output_format)
+            # The book's AAC part comes from the same pass, chapter by chapter, while other
+            # chapters still synthesise.
             result = audio.assemble_chapter(
-                segments, Path(tmp), naming.chapter_basename(index, title), settings, title=title
+                segments,
+                Path(tmp),
+                naming.chapter_basename(index, title),
+                settings,
+                title=title,
+                book_part=Path(tmp) / Path(part_key).name,
             )
             store.put_file(audio_key, result.audio_path)
             store.put_file(subtitle_key, result.subtitle_path)
+            store.put_file(part_key, result.book_part_path)
             entry = audio.chapter_entry(audio.ManifestChapter(index, title, result))
             store.put(naming.chapter_entry_key(audio_key), json.dumps(entry).encode())
             store.put(marker_key, json.dumps({"inputs": inputs}).encode())
-            local_audio = result.audio_path
         else:
             log.info("chapter %d: audio for these inputs is stored already; reusing it", index)
-        if local_audio is not None or not store.exists(part_key):
-            if local_audio is None:
+            if not store.exists(part_key):
                 local_audio = download(store, audio_key, Path(tmp) / Path(audio_key).name)
-            # The book's AAC is encoded here, chapter by chapter, while others still synthesise.
-            part = audio.encode_aac(
-                local_audio, Path(tmp) / Path(part_key).name, sample_rate=voice.sample_rate
-            )
-            store.put_file(part_key, part)
+                part = audio.encode_aac(
+                    local_audio, Path(tmp) / Path(part_key).name, sample_rate=voice.sample_rate
+                )
+                store.put_file(part_key, part)
     times = [
         audio.SegmentTime(t["index"], t["start_s"], t["end_s"], t["block_index"], t["text"])
         for t in entry["segments"]

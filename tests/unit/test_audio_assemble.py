@@ -183,3 +183,28 @@ def test_four_hundred_segments_assemble(tmp_path):
     ends = [t.end_s for t in chapter.segment_times]
     assert all(b >= a for a, b in zip(ends, starts[1:], strict=False))
     assert probe_duration(chapter.audio_path) == pytest.approx(chapter.duration_s, abs=1e-3)
+
+
+@pytest.mark.parametrize("fmt", ["mp3", "wav", "ogg"])
+def test_the_report_is_never_quieter_in_peak_than_the_decoded_file(tmp_path, fmt):
+    """MP3 and WAV are measured as encoded, once; the decoded file must not peak above that."""
+    from voxflow.audio import measure_file
+
+    segments = [segment(i, i // 3, speechlike(1.5, -14, seed=i)) for i in range(9)]
+    chapter = assemble_chapter(segments, tmp_path, "01-x", AudioSettings(format=fmt))
+    decoded, _ = measure_file(chapter.audio_path, fmt)
+    assert decoded.peak_db <= chapter.acx.peak_db + 0.05
+    assert decoded.true_peak_db <= chapter.acx.true_peak_db + 0.05
+    assert decoded.rms_db == pytest.approx(chapter.acx.rms_db, abs=0.5)
+    assert decoded.lufs == pytest.approx(chapter.lufs, abs=0.5)
+
+
+def test_the_book_part_comes_from_the_same_pass(tmp_path):
+    segments = [segment(i, i // 2, speechlike(1.3, -26, seed=i)) for i in range(6)]
+    part = tmp_path / "01-x.m4a"
+    chapter = assemble_chapter(segments, tmp_path, "01-x", AudioSettings(), book_part=part)
+    assert chapter.book_part_path == part
+    stream = probe_audio_stream(part)
+    assert (stream["codec_name"], stream["sample_rate"]) == ("aac", RATE)
+    assert probe_duration(part) == pytest.approx(chapter.duration_s, abs=0.05)
+    assert not list(tmp_path.glob("*.part"))

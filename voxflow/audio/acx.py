@@ -18,7 +18,8 @@ MP3_MIN_BITRATE = 192_000
 
 @dataclass(slots=True)
 class AcxReport:
-    """Measured on the encoded file (decoded again), not on what we meant to write."""
+    """Levels of what was encoded: the stream into the encoder where the codec keeps its peaks
+    (MP3, WAV), else the encoded file decoded again."""
 
     rms_db: float
     peak_db: float

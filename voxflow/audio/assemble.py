@@ -3,8 +3,10 @@
 Pass 1 streams every segment into a temporary 16-bit WAV (the `wave` module), writing digital
 silence for head room tone, pauses and tail room tone, while a streaming meter measures it.
 Pass 2 applies one gain (plus a look-ahead limiter only when peaks would otherwise cap the gain),
-adds room-tone noise at `room_tone_db`, and pipes float32 into ffmpeg. The encoded file is then
-decoded and measured again for the ACX report, so the report describes what listeners get.
+adds room-tone noise at `room_tone_db`, and pipes float32 into one ffmpeg that writes the chapter
+and, when asked, the book's AAC part. For MP3 and WAV the ACX report measures that stream as it
+is encoded, once; their decoded files measure no louder in peak (tests check). An OGG chapter is
+decoded and measured again (`measure_file`), because Vorbis raises peaks.
 
 Timeline (all in seconds of the final file, which ffmpeg resampling does not change):
   [head room tone][seg 0][pause][seg 1][pause]...[seg n-1][tail room tone]
@@ -27,7 +29,15 @@ from typing import BinaryIO
 import numpy as np
 
 from voxflow.audio.acx import AcxReport, check_acx
-from voxflow.audio.encode import FORMATS, Encoder, decode
+from voxflow.audio.encode import (
+    FORMATS,
+    MEASURED_AS_ENCODED,
+    Encoder,
+    Output,
+    aac_args,
+    decode,
+    encoder_args,
+)
 from voxflow.audio.errors import AudioError
 from voxflow.audio.limiter import GainPlan, calibrate, plan_gain, process
 from voxflow.audio.loudness import LevelMeter, Levels
@@ -106,6 +116,7 @@ class ChapterAudio:
     limited: bool = False
     timeline_sample_rate: int = 0
     source_levels: Levels | None = field(default=None, repr=False)
+    book_part_path: Path | None = None
 
 
 @dataclass
@@ -179,23 +190,24 @@ def _pass_one(segments: Iterable[SegmentAudio], raw: Path, settings: AudioSettin
 
 
 def _encode(
-    raw: Path, out: Path, plan: GainPlan, settings: AudioSettings, title: str | None
-) -> GainPlan:
-    """Pass 2: gain (calibrated when limiting), limiter, room tone, ffmpeg; returns the plan."""
+    raw: Path, outputs: list[Output], plan: GainPlan, settings: AudioSettings, title: str | None
+) -> tuple[GainPlan, Levels]:
+    """Pass 2: gain (calibrated when limiting), limiter, room tone, ffmpeg; the plan it used
+    and the levels of what it encoded."""
     with wave.open(str(raw), "rb") as reader:
         rate = reader.getframerate()
         plan = calibrate(reader, plan, settings.target_rms_db)
-        encoder = Encoder(
-            out, rate, settings.format, settings.encoded_rate(rate), settings.mp3_bitrate, title
-        )
+        meter = LevelMeter(rate)
+        encoder = Encoder(rate, outputs, title)
         try:
             for chunk in process(reader, plan, settings.room_tone_db):
                 encoder.write(chunk)
+                meter.feed(chunk)
         except BaseException:
             encoder.abort()
             raise
         encoder.close()
-    return plan
+    return plan, meter.result()
 
 
 def measure_file(path: Path, fmt: str) -> tuple[Levels, AcxReport]:
@@ -214,8 +226,10 @@ def assemble_chapter(
     basename: str,
     settings: AudioSettings,
     title: str | None = None,
+    book_part: Path | None = None,
 ) -> ChapterAudio:
-    """Write `out_dir/basename.{fmt}` and `out_dir/basename.vtt`; see the module doc for timing."""
+    """Write `out_dir/basename.{fmt}` and `out_dir/basename.vtt`, and the book's AAC part at
+    `book_part` when given, from the same pass; see the module doc for timing."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     audio_path = out_dir / f"{basename}.{settings.format}"
@@ -224,11 +238,21 @@ def assemble_chapter(
         raw = Path(tmp) / "raw.wav"
         timeline = _pass_one(segments, raw, settings)
         plan = plan_gain(timeline.levels, settings.target_rms_db, settings.peak_ceiling_db)
-        plan = _encode(raw, audio_path, plan, settings, title)
+        codec = encoder_args(
+            settings.format, settings.encoded_rate(timeline.sample_rate), settings.mp3_bitrate
+        )
+        outputs = [Output(audio_path, codec)]
+        if book_part is not None:
+            outputs.append(Output(book_part, [*aac_args(timeline.sample_rate), "-f", "ipod"]))
+        plan, levels = _encode(raw, outputs, plan, settings, title)
     subtitle_path = write_vtt(
         out_dir / f"{basename}.vtt", ((t.start_s, t.end_s, t.text) for t in timeline.times)
     )
-    levels, report = measure_file(audio_path, settings.format)
+    if settings.format in MEASURED_AS_ENCODED:
+        stream = probe_audio_stream(audio_path)
+        report = check_acx(levels, settings.format, stream["sample_rate"], stream["bit_rate"])
+    else:
+        levels, report = measure_file(audio_path, settings.format)
     return ChapterAudio(
         audio_path=audio_path,
         subtitle_path=subtitle_path,
@@ -244,4 +268,5 @@ def assemble_chapter(
         limited=plan.limit,
         timeline_sample_rate=timeline.sample_rate,
         source_levels=timeline.levels,
+        book_part_path=book_part,
     )

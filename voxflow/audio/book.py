@@ -7,6 +7,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from voxflow.audio.encode import BOOK_BITRATE, aac_args
 from voxflow.audio.errors import AudioError
 from voxflow.audio.probe import probe_duration
 from voxflow.audio.tools import binary, run
@@ -56,7 +57,7 @@ def build_m4b(
     *,
     title: str,
     author: str | None = None,
-    bitrate: str = "64k",
+    bitrate: str = BOOK_BITRATE,
     sample_rate: int | None = None,
     copy: bool = False,
 ) -> BookAudio:
@@ -91,8 +92,7 @@ def build_m4b(
         if copy:
             args += ["-c:a", "copy"]
         else:
-            args += ["-ac", "1", *(["-ar", str(sample_rate)] if sample_rate else [])]
-            args += ["-c:a", "aac", "-b:a", bitrate]
+            args += aac_args(sample_rate, bitrate)
         args += ["-movflags", "+faststart", "-f", "ipod"]
         try:
             run([*args, str(part)], f"building {out_path.name}")
@@ -104,16 +104,18 @@ def build_m4b(
 
 
 def encode_aac(
-    source: Path, target: Path, *, sample_rate: int | None = None, bitrate: str = "64k"
+    source: Path, target: Path, *, sample_rate: int | None = None, bitrate: str = BOOK_BITRATE
 ) -> Path:
-    """One chapter as mono AAC (`.m4a`), ready for `build_m4b(..., copy=True)`."""
+    """One encoded chapter as mono AAC (`.m4a`), ready for `build_m4b(..., copy=True)`.
+
+    Chapter assembly writes this part in the same pass as the chapter; this is for a chapter
+    whose audio was stored before its part was."""
     target = Path(target)
     part = target.with_name(target.name + ".part")
     args = [binary("ffmpeg"), "-hide_banner", "-nostats", "-loglevel", "error", "-y"]
-    args += ["-i", str(source), "-map", "0:a", "-ac", "1"]
-    args += [*(["-ar", str(sample_rate)] if sample_rate else []), "-c:a", "aac", "-b:a", bitrate]
+    args += ["-i", str(source), "-map", "0:a", *aac_args(sample_rate, bitrate), "-f", "ipod"]
     try:
-        run([*args, "-f", "ipod", str(part)], f"encoding {target.name}")
+        run([*args, str(part)], f"encoding {target.name}")
     except AudioError:
         part.unlink(missing_ok=True)
         raise

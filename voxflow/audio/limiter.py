@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage, signal
 
-from voxflow.audio.loudness import SILENCE_DB, Levels, power_db
+from voxflow.audio.loudness import OVERSAMPLING_FILTER, SILENCE_DB, Levels, power_db, sum_of_squares
+from voxflow.audio.loudness import TRUE_PEAK_OVERSAMPLE as OVERSAMPLE
 from voxflow.audio.wavio import read_float
 
 PEAK_MARGIN_DB = 1.0  # headroom under the ceiling for resampling and MP3 overshoot
@@ -23,6 +24,26 @@ RMS_SLACK_DB = 1.0  # a peak-safe gain within this of the target needs no limite
 MAX_GAIN_DB = 40.0
 LIMITER_WINDOW_S = 0.02  # M = A = 20 ms: ramps of ~40 ms, gentle on speech
 CHUNK_FRAMES = 1 << 17
+CALIBRATION_CHUNKS = 24
+PEAK_BLOCK = 256  # samples per block whose oversampled peak is bounded before computing it
+PEAK_CONTEXT = 32  # input samples either side: resample_poly's filter spans 10 per side at 4x
+
+
+def _oversampled(x: np.ndarray) -> np.ndarray:
+    """resample_poly with its filter made once, not on each of thousands of short calls."""
+    return signal.resample_poly(x, OVERSAMPLE, 1, window=OVERSAMPLING_FILTER)
+
+
+def _oversampling_bound() -> float:
+    """How far resample_poly's 4x peaks can exceed the sample peak: the largest L1 norm among
+    its filter's phases (read off its impulse response, so it is exact for the filter used)."""
+    impulse = np.zeros(4 * PEAK_CONTEXT)
+    impulse[2 * PEAK_CONTEXT] = 1.0
+    response = _oversampled(impulse)
+    return max(float(np.abs(response[p::OVERSAMPLE]).sum()) for p in range(OVERSAMPLE))
+
+
+OVERSAMPLING_BOUND = _oversampling_bound()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,15 +70,20 @@ def plan_gain(levels: Levels, target_rms_db: float, peak_ceiling_db: float) -> G
 def calibrate(reader: wave.Wave_read, plan: GainPlan, target_rms_db: float) -> GainPlan:
     """When limiting, the limiter itself lowers RMS: re-measure and raise the gain (<= 3 tries).
 
-    Limiting is only planned for chapters that need it, so the common path costs nothing here."""
+    Limiting is only planned for chapters that need it, so the common path costs nothing here.
+    A long chapter is re-measured on an even sample of `CALIBRATION_CHUNKS` of its chunks (about
+    2.5 minutes of it): speech is loud alike throughout, and the final levels are measured on
+    everything that is encoded."""
+    chunks = -(-reader.getnframes() // CHUNK_FRAMES)
+    every = max(1, chunks // CALIBRATION_CHUNKS)
     for _ in range(3):
         if not plan.limit:
             return plan
-        sumsq = 0.0
-        for chunk in process(reader, plan, None):
-            x = chunk.astype(np.float64)
-            sumsq += float(np.dot(x, x))
-        rms_db = power_db(sumsq / max(1, reader.getnframes()))
+        sumsq, frames = 0.0, 0
+        for chunk in process(reader, plan, None, every=every):
+            sumsq += sum_of_squares(chunk.astype(np.float64))
+            frames += len(chunk)
+        rms_db = power_db(sumsq / max(1, frames))
         shortfall = target_rms_db - rms_db
         if shortfall < 0.25 or plan.gain_db >= MAX_GAIN_DB:
             return plan
@@ -65,10 +91,38 @@ def calibrate(reader: wave.Wave_read, plan: GainPlan, target_rms_db: float) -> G
     return plan
 
 
+def peak_level(x: np.ndarray, threshold: float) -> np.ndarray:
+    """|x| raised to its 4x-oversampled peaks wherever those could reach `threshold`.
+
+    Oversampling costs most of the limiter, and most blocks of speech are far below the
+    threshold: only blocks whose sample peak times the filter's bound reaches it are resampled.
+    """
+    level = np.abs(x)
+    starts = np.arange(0, len(x), PEAK_BLOCK)
+    block_peaks = np.maximum.reduceat(level, starts)
+    # The filter reaches 10 samples into the next block either way, so neighbours count too.
+    reach = np.maximum(
+        block_peaks, np.maximum(np.r_[0, block_peaks[:-1]], np.r_[block_peaks[1:], 0])
+    )
+    hot = np.flatnonzero(reach * OVERSAMPLING_BOUND >= threshold)
+    if not len(hot):
+        return level
+    # Runs of consecutive hot blocks are resampled together, with context either side.
+    breaks = np.flatnonzero(np.diff(hot) > 1)
+    for first, last in zip(
+        hot[np.r_[0, breaks + 1]], hot[np.r_[breaks, len(hot) - 1]], strict=True
+    ):
+        a, b = int(starts[first]), min(len(x), int(starts[last]) + PEAK_BLOCK)
+        lo, hi = max(0, a - PEAK_CONTEXT), min(len(x), b + PEAK_CONTEXT)
+        up = np.abs(_oversampled(x[lo:hi]))
+        peaks = up[(a - lo) * OVERSAMPLE : (b - lo) * OVERSAMPLE].reshape(-1, OVERSAMPLE)
+        level[a:b] = np.maximum(level[a:b], peaks.max(axis=1))
+    return level
+
+
 def limiter_gain(x: np.ndarray, threshold: float, half_width: int) -> np.ndarray:
     """Per-sample gain (<= 1) keeping |x| and its 4x-oversampled peaks under `threshold`."""
-    up = np.abs(signal.resample_poly(x, 4, 1)).reshape(-1, 4).max(axis=1)
-    level = np.maximum(np.abs(x), up[: len(x)])
+    level = peak_level(x, threshold)
     need = np.minimum(1.0, threshold / np.maximum(level, 1e-12))
     if need.min() >= 1.0:
         return need
@@ -81,8 +135,10 @@ def process(
     plan: GainPlan,
     room_tone_db: float | None,
     seed: int = 0,
+    every: int = 1,
 ) -> Iterator[np.ndarray]:
-    """Yield the gained, limited, room-toned signal of `reader` as float32 chunks."""
+    """Yield the gained, limited, room-toned signal of `reader` as float32 chunks (only every
+    `every`-th chunk when sampling it)."""
     total = reader.getnframes()
     rate = reader.getframerate()
     scale = 10 ** (plan.gain_db / 20)
@@ -91,7 +147,7 @@ def process(
     context = 2 * half + 64 if plan.limit else 0
     rng = np.random.default_rng(seed)
     sigma = 10 ** (room_tone_db / 20) if room_tone_db is not None else 0.0
-    for start in range(0, total, CHUNK_FRAMES):
+    for start in range(0, total, CHUNK_FRAMES * every):
         stop = min(total, start + CHUNK_FRAMES)
         lo, hi = max(0, start - context), min(total, stop + context)
         x = read_float(reader, lo, hi - lo) * scale

@@ -26,6 +26,11 @@ def to_db(amplitude: float) -> float:
     return 20.0 * math.log10(amplitude) if amplitude > 1e-10 else SILENCE_DB
 
 
+def sum_of_squares(x: np.ndarray) -> float:
+    """Without BLAS: `np.dot` wakes OpenBLAS's threads, which spin on cores synthesis needs."""
+    return float(np.einsum("i,i->", x, x))
+
+
 def power_db(mean_square: float) -> float:
     return 10.0 * math.log10(mean_square) if mean_square > 1e-20 else SILENCE_DB
 
@@ -50,10 +55,11 @@ class _Framer:
         return np.concatenate(self._energies) if self._energies else np.zeros(0)
 
 
-# resample_poly's own 4x interpolation filter (Kaiser, 81 taps), applied with upfirdn.
-_TP_FILTER = TRUE_PEAK_OVERSAMPLE * signal.firwin(
+# resample_poly's own 4x interpolation filter (Kaiser, 81 taps), made once; upfirdn applies it.
+OVERSAMPLING_FILTER = signal.firwin(
     20 * TRUE_PEAK_OVERSAMPLE + 1, 1 / TRUE_PEAK_OVERSAMPLE, window=("kaiser", 5.0)
 )
+_TP_FILTER = TRUE_PEAK_OVERSAMPLE * OVERSAMPLING_FILTER
 _TP_DELAY = 10 * TRUE_PEAK_OVERSAMPLE
 _TP_GAIN_BOUND = max(
     float(np.abs(_TP_FILTER[p::TRUE_PEAK_OVERSAMPLE]).sum()) for p in range(TRUE_PEAK_OVERSAMPLE)
@@ -146,7 +152,7 @@ class LevelMeter:
             return
         x = np.asarray(x, dtype=np.float64)
         self._frames += len(x)
-        self._sumsq += float(np.dot(x, x))
+        self._sumsq += sum_of_squares(x)
         self._peak = max(self._peak, float(np.max(np.abs(x))))
         self._true_peak.feed(x)
         self._ten_ms.feed(x)
