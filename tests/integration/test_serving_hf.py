@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import wave
-from pathlib import Path
 
 import httpx
 import pytest
 
+from bench.tiny_vits import make_tiny_vits
 from voxflow.inference import TorchServeClient
 from voxflow.registry import Voice
 from voxflow.serving.archives import build_archive
@@ -20,42 +19,6 @@ pytestmark = pytest.mark.integration
 TEXTS = ["hi", "a somewhat longer text than that", "hello there my friend, how are you today?"]
 # No duration noise: per-item lengths are then deterministic and comparable.
 PARAMS = {"noise_scale_duration": 0.0}
-
-
-def make_tiny_vits(folder: Path) -> Path:
-    """A VitsModel of ~100 kB with a character tokenizer: no download, seconds to build."""
-    import torch
-    from transformers import VitsConfig, VitsModel, VitsTokenizer
-
-    folder.mkdir(parents=True, exist_ok=True)
-    chars = list(" abcdefghijklmnopqrstuvwxyz'.,?!-")
-    vocab = {"<pad>": 0, **{c: i + 1 for i, c in enumerate(chars)}, "<unk>": len(chars) + 1}
-    (folder / "vocab.json").write_text(json.dumps(vocab), encoding="utf-8")
-    VitsTokenizer(str(folder / "vocab.json"), phonemize=False).save_pretrained(folder)
-    torch.manual_seed(0)
-    config = VitsConfig(
-        vocab_size=len(vocab),
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        ffn_dim=32,
-        flow_size=16,
-        spectrogram_bins=33,
-        upsample_initial_channel=16,
-        upsample_rates=[8, 8],
-        upsample_kernel_sizes=[16, 16],
-        resblock_kernel_sizes=[3],
-        resblock_dilation_sizes=[[1, 3]],
-        duration_predictor_filter_channels=16,
-        duration_predictor_num_flows=1,
-        prior_encoder_num_flows=1,
-        prior_encoder_num_wavenet_layers=1,
-        posterior_encoder_num_wavenet_layers=1,
-        depth_separable_num_layers=1,
-        sampling_rate=16000,
-    )
-    VitsModel(config).save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture(scope="module")
