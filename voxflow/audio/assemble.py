@@ -100,7 +100,7 @@ class SegmentTime:
 
 @dataclass
 class ChapterAudio:
-    """Levels are measured on the encoded file; `gain_db` is what pass 2 applied."""
+    """Levels of what was encoded (see `AcxReport`); `gain_db` is what pass 2 applied."""
 
     audio_path: Path
     subtitle_path: Path
