@@ -208,3 +208,21 @@ def test_the_book_part_comes_from_the_same_pass(tmp_path):
     assert (stream["codec_name"], stream["sample_rate"]) == ("aac", RATE)
     assert probe_duration(part) == pytest.approx(chapter.duration_s, abs=0.05)
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_an_encoder_that_fails_publishes_none_of_its_files(tmp_path):
+    """Two outputs from one stream: when one ffmpeg refuses, neither file appears, and the
+    error names the file and says what ffmpeg said."""
+    from voxflow.audio.encode import Encoder, Output, aac_args
+
+    good = Output(tmp_path / "a.m4a", [*aac_args(RATE), "-f", "ipod"])
+    bad = Output(tmp_path / "b.mp3", ["-c:a", "no_such_codec", "-f", "mp3"])
+    encoder = Encoder(RATE, [good, bad])
+    chunk = speechlike(1.0, -20).astype(np.float32)
+    with pytest.raises(AudioError, match=r"b\.mp3.*no_such_codec") as raised:
+        for _ in range(200):
+            encoder.write(chunk)
+        encoder.close()
+    encoder.abort()
+    assert "ffmpeg" in str(raised.value)
+    assert not list(tmp_path.iterdir())

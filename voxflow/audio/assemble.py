@@ -3,10 +3,11 @@
 Pass 1 streams every segment into a temporary 16-bit WAV (the `wave` module), writing digital
 silence for head room tone, pauses and tail room tone, while a streaming meter measures it.
 Pass 2 applies one gain (plus a look-ahead limiter only when peaks would otherwise cap the gain),
-adds room-tone noise at `room_tone_db`, and pipes float32 into one ffmpeg that writes the chapter
-and, when asked, the book's AAC part. For MP3 and WAV the ACX report measures that stream as it
-is encoded, once; their decoded files measure no louder in peak (tests check). An OGG chapter is
-decoded and measured again (`measure_file`), because Vorbis raises peaks.
+adds room-tone noise at `room_tone_db`, and pipes float32 into ffmpeg, which writes the chapter
+and, when asked, the book's AAC part from that one stream. For MP3 and WAV the ACX report
+measures that stream as it is encoded, once; their decoded files measure no louder in peak
+(tests check). An OGG chapter is decoded and measured again (`measure_file`), because Vorbis
+raises peaks.
 
 Timeline (all in seconds of the final file, which ffmpeg resampling does not change):
   [head room tone][seg 0][pause][seg 1][pause]...[seg n-1][tail room tone]

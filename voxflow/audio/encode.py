@@ -1,15 +1,17 @@
 """ffmpeg as a streaming encoder (float32 in on stdin) and decoder (float32 out on stdout).
 
 One encoder may write several files from the same stream (a chapter's MP3 and its AAC part for
-the book), so the signal is made, and the process started, once.
+the book), so the signal is made once; each file has an ffmpeg process of its own.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +24,7 @@ from voxflow.audio.tools import binary
 FORMATS = ("mp3", "wav", "ogg")
 _DECODE_BYTES = 4 * (1 << 17)
 BOOK_BITRATE = "64k"
+FEED_CHUNKS = 4  # chunks queued per encoder: enough to overlap, little memory
 # Formats whose decoded file measures no louder, in peak, than the stream that went in (LAME and
 # PCM; tests/unit/test_audio_assemble.py checks). Vorbis overshoots by ~1.5 dB true peak, so an
 # OGG chapter is decoded and measured again.
@@ -57,55 +60,98 @@ class Output:
     args: list[str]
 
 
-class Encoder:
-    """Pipe float32 mono chunks into ffmpeg; the files appear atomically on `close()`."""
+class _Feed:
+    """One ffmpeg process and the thread that feeds it, so several encoders run side by side.
 
-    def __init__(self, input_rate: int, outputs: list[Output], title: str | None = None) -> None:
-        self.outputs = outputs
-        self._parts = [o.path.with_name(o.path.name + ".part") for o in outputs]
+    ffmpeg 5 runs every encoder of one process on one thread: a chapter's MP3 and AAC part, each
+    in its own process, take the two cores at once in the serial tail after the last segment.
+    """
+
+    def __init__(self, input_rate: int, output: Output, title: str | None) -> None:
+        self.output = output
+        self.part = output.path.with_name(output.path.name + ".part")
         args = [binary("ffmpeg"), "-hide_banner", "-nostats", "-loglevel", "error", "-y"]
         args += ["-f", "f32le", "-ar", str(input_rate), "-ac", "1", "-i", "pipe:0"]
-        for output, part in zip(outputs, self._parts, strict=True):
-            args += ["-map", "0:a", *(["-metadata", f"title={title}"] if title else [])]
-            args += [*output.args, str(part)]
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
-        self._proc = subprocess.Popen(
-            args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr
+        args += [*(["-metadata", f"title={title}"] if title else []), *output.args, str(self.part)]
+        self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen(
+            args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.stderr
         )
+        self.chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=FEED_CHUNKS)
+        self.broken = False
+        self.thread = threading.Thread(target=self._pump, name="ffmpeg-feed", daemon=True)
+        self.thread.start()
 
-    def _failure(self, what: str) -> AudioError:
-        self._stderr.seek(0)
-        tail = self._stderr.read().decode("utf-8", "replace").strip().splitlines()[-3:]
-        names = ", ".join(o.path.name for o in self.outputs)
-        return AudioError(f"ffmpeg {what} {names}: {' | '.join(tail) or 'no output'}")
+    def _pump(self) -> None:
+        while (data := self.chunks.get()) is not None:
+            if self.broken:
+                continue  # drain, so put() never blocks on a process that is gone
+            try:
+                self.proc.stdin.write(data)
+            except BrokenPipeError:
+                self.broken = True
+        with contextlib.suppress(BrokenPipeError):
+            self.proc.stdin.close()
 
-    def write(self, samples: np.ndarray) -> None:
-        try:
-            self._proc.stdin.write(samples.astype("<f4", copy=False).tobytes())
-        except BrokenPipeError:
-            self._proc.wait()
-            raise self._failure("stopped while encoding") from None
+    def put(self, data: bytes) -> None:
+        self.chunks.put(data)
+
+    def finish(self) -> int:
+        self.chunks.put(None)
+        self.thread.join()
+        return self.proc.wait()
+
+    def failure(self, what: str) -> AudioError:
+        self.stderr.seek(0)
+        tail = self.stderr.read().decode("utf-8", "replace").strip().splitlines()[-3:]
+        name = self.output.path.name
+        return AudioError(f"ffmpeg {what} {name}: {' | '.join(tail) or 'no output'}")
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.broken = True
+        self.finish()
 
     def close(self) -> None:
-        with contextlib.suppress(BrokenPipeError):
-            self._proc.stdin.close()
-        code = self._proc.wait()
-        if code != 0:
-            self._remove_parts()
-            raise self._failure(f"exited {code} encoding")
-        for output, part in zip(self.outputs, self._parts, strict=True):
-            os.replace(part, output.path)
-        self._stderr.close()
+        self.part.unlink(missing_ok=True)
+        self.stderr.close()
+
+
+class Encoder:
+    """Pipe float32 mono chunks into ffmpeg, one process per output; the files appear
+    atomically, all of them, on `close()`."""
+
+    def __init__(self, input_rate: int, outputs: list[Output], title: str | None = None) -> None:
+        self.feeds = [_Feed(input_rate, output, title) for output in outputs]
+
+    def write(self, samples: np.ndarray) -> None:
+        data = samples.astype("<f4", copy=False).tobytes()
+        for feed in self.feeds:
+            if feed.broken:
+                feed.finish()
+                raise feed.failure("stopped while encoding")
+            feed.put(data)
+
+    def close(self) -> None:
+        codes = [feed.finish() for feed in self.feeds]
+        failed = [(feed, code) for feed, code in zip(self.feeds, codes, strict=True) if code]
+        if failed:
+            feed, code = failed[0]
+            error = feed.failure(f"exited {code} encoding")
+            self._close_all()
+            raise error
+        for feed in self.feeds:
+            os.replace(feed.part, feed.output.path)
+        self._close_all()
 
     def abort(self) -> None:
-        self._proc.kill()
-        self._proc.wait()
-        self._remove_parts()
-        self._stderr.close()
+        for feed in self.feeds:
+            feed.kill()
+        self._close_all()
 
-    def _remove_parts(self) -> None:
-        for part in self._parts:
-            part.unlink(missing_ok=True)
+    def _close_all(self) -> None:
+        for feed in self.feeds:
+            feed.close()
 
 
 def decode(path: Path) -> Iterator[np.ndarray]:
