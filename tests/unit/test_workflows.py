@@ -13,6 +13,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from temporalio import activity
@@ -62,6 +63,8 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
         missing(str(error))
     environment = await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary,
+        # The SDK's 5 s default is not enough on a loaded 2-core machine (seen once here).
+        dev_server_startup_timeout=timedelta(seconds=60),
         dev_server_extra_args=[
             "--dynamic-config-value",
             f"limit.historyCount.suggestContinueAsNew={SUGGEST_CONTINUE_AS_NEW_AT}",
