@@ -44,7 +44,7 @@ import httpx
 import psutil
 import sqlalchemy as sa
 
-from tests.plugins.services import free_port, rabbitmqctl
+from tests.plugins.services import free_port, private_addresses, rabbitmqctl
 from voxflow.db import make_engine, migrate
 from voxflow.db.models import Project, Segment, SegmentStatus
 from voxflow.processes import ManagedProcess
@@ -239,12 +239,8 @@ class ChaosRun:
         return Settings(
             data_dir=self.root / "data",
             database_url=postgres.url,
-            temporal_address=f"127.0.0.1:{free_port()}",
-            temporal_ui_url=f"http://127.0.0.1:{free_port()}",
             temporal_task_queue="chaos",
-            torchserve_inference_url=f"http://127.0.0.1:{free_port()}",
-            torchserve_management_url=f"http://127.0.0.1:{free_port()}",
-            torchserve_metrics_url=f"http://127.0.0.1:{free_port()}",
+            **private_addresses(),
             amqp_url=f"amqp://guest:guest@127.0.0.1:5672/{self.vhost}",
             dispatch="queue",
             queue_prefix="chaos",

@@ -55,7 +55,7 @@ import sqlalchemy as sa
 import yaml
 
 from bench.chaos import audio_seconds
-from tests.plugins.services import free_port
+from tests.plugins.services import free_port, private_addresses
 from voxflow.db import make_engine
 from voxflow.db.models import Project, Segment, SegmentStatus
 from voxflow.processes import ManagedProcess
@@ -310,12 +310,8 @@ def make_settings(root: Path, plan: Plan, amqp_url: str) -> Settings:
     """One run's settings, handed to every child as VOXFLOW_* (voxflow.stack.settings_env)."""
     return Settings(
         data_dir=root / "data",
-        temporal_address=f"127.0.0.1:{free_port()}",
-        temporal_ui_url=f"http://127.0.0.1:{free_port()}",
         temporal_task_queue="gpu-e2e",
-        torchserve_inference_url=f"http://127.0.0.1:{free_port()}",
-        torchserve_management_url=f"http://127.0.0.1:{free_port()}",
-        torchserve_metrics_url=f"http://127.0.0.1:{free_port()}",
+        **private_addresses(),
         model_store_dir=root / "store",
         model_registry=root / "registry.yaml",
         default_voice=VOICE,

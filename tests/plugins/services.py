@@ -47,6 +47,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def private_addresses() -> dict[str, str]:
+    """Settings for a Temporal server and TorchServe of a run's own, each on a free port."""
+    return {
+        "temporal_address": f"127.0.0.1:{free_port()}",
+        "temporal_ui_url": f"http://127.0.0.1:{free_port()}",
+        "torchserve_inference_url": f"http://127.0.0.1:{free_port()}",
+        "torchserve_management_url": f"http://127.0.0.1:{free_port()}",
+        "torchserve_metrics_url": f"http://127.0.0.1:{free_port()}",
+    }
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh, uniquely named PostgreSQL database per test, dropped afterwards."""
