@@ -116,3 +116,30 @@ def test_peak_level_oversamples_every_block_that_could_reach_the_threshold(thres
     assert hot.any()
     np.testing.assert_allclose(fast[inner][hot], full[inner][hot], rtol=0, atol=1e-12)
     assert np.all(fast <= full + 1e-12)
+
+
+def test_oversampled_level_is_resample_poly_per_sample():
+    """Three phase convolutions give exactly what resample_poly's four phases give."""
+    from scipy import signal
+
+    from voxflow.audio.loudness import OVERSAMPLING_REACH, oversampled_level
+
+    x = np.random.default_rng(5).normal(0, 0.3, 20_000)
+    full = np.abs(signal.resample_poly(x, 4, 1)).reshape(-1, 4).max(axis=1)
+    level = oversampled_level(x)
+    assert len(level) == len(x) - 2 * OVERSAMPLING_REACH
+    edge = 64  # resample_poly pads the whole array's ends with zeros
+    inner = full[OVERSAMPLING_REACH + edge : -OVERSAMPLING_REACH - edge]
+    np.testing.assert_allclose(level[edge:-edge], inner, rtol=0, atol=1e-12)
+
+
+def test_planning_meter_measures_rms_and_peaks_as_the_full_one():
+    """Pass 1 meters only what gain planning reads; those figures must not differ."""
+    x = speechlike(30.0, -24.0, seed=4)
+    full, light = LevelMeter(RATE), LevelMeter(RATE, full=False)
+    for start in range(0, len(x), 40_000):
+        full.feed(x[start : start + 40_000])
+        light.feed(x[start : start + 40_000])
+    a, b = full.result(), light.result()
+    assert (a.rms_db, a.peak_db, a.true_peak_db) == (b.rms_db, b.peak_db, b.true_peak_db)
+    assert np.isnan(b.lufs) and np.isnan(b.noise_floor_db)

@@ -101,7 +101,8 @@ class SegmentTime:
 
 @dataclass
 class ChapterAudio:
-    """Levels of what was encoded (see `AcxReport`); `gain_db` is what pass 2 applied."""
+    """Levels of what was encoded (see `AcxReport`); `gain_db` is what pass 2 applied, planned
+    from `source_levels` (RMS and peaks only)."""
 
     audio_path: Path
     subtitle_path: Path
@@ -154,7 +155,7 @@ def _pass_one(segments: Iterable[SegmentAudio], raw: Path, settings: AudioSettin
                 if sink is None or meter is None or first is None:
                     first = segment
                     sink = WavSink(raw, fmt.sample_rate)
-                    meter = LevelMeter(fmt.sample_rate)
+                    meter = LevelMeter(fmt.sample_rate, full=False)
                     _silence(sink, meter, settings.head_room_tone_s)
                 else:
                     if fmt.sample_rate != sink.sample_rate:

@@ -13,10 +13,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage, signal
+from scipy import ndimage
 
-from voxflow.audio.loudness import OVERSAMPLING_FILTER, SILENCE_DB, Levels, power_db, sum_of_squares
-from voxflow.audio.loudness import TRUE_PEAK_OVERSAMPLE as OVERSAMPLE
+from voxflow.audio.loudness import (
+    OVERSAMPLING_BOUND,
+    OVERSAMPLING_REACH,
+    SILENCE_DB,
+    Levels,
+    oversampled_level,
+    power_db,
+    sum_of_squares,
+)
 from voxflow.audio.wavio import read_float
 
 PEAK_MARGIN_DB = 1.0  # headroom under the ceiling for resampling and MP3 overshoot
@@ -26,24 +33,6 @@ LIMITER_WINDOW_S = 0.02  # M = A = 20 ms: ramps of ~40 ms, gentle on speech
 CHUNK_FRAMES = 1 << 17
 CALIBRATION_CHUNKS = 24
 PEAK_BLOCK = 256  # samples per block whose oversampled peak is bounded before computing it
-PEAK_CONTEXT = 32  # input samples either side: resample_poly's filter spans 10 per side at 4x
-
-
-def _oversampled(x: np.ndarray) -> np.ndarray:
-    """resample_poly with its filter made once, not on each of thousands of short calls."""
-    return signal.resample_poly(x, OVERSAMPLE, 1, window=OVERSAMPLING_FILTER)
-
-
-def _oversampling_bound() -> float:
-    """How far resample_poly's 4x peaks can exceed the sample peak: the largest L1 norm among
-    its filter's phases (read off its impulse response, so it is exact for the filter used)."""
-    impulse = np.zeros(4 * PEAK_CONTEXT)
-    impulse[2 * PEAK_CONTEXT] = 1.0
-    response = _oversampled(impulse)
-    return max(float(np.abs(response[p::OVERSAMPLE]).sum()) for p in range(OVERSAMPLE))
-
-
-OVERSAMPLING_BOUND = _oversampling_bound()
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,16 +96,16 @@ def peak_level(x: np.ndarray, threshold: float) -> np.ndarray:
     hot = np.flatnonzero(reach * OVERSAMPLING_BOUND >= threshold)
     if not len(hot):
         return level
-    # Runs of consecutive hot blocks are resampled together, with context either side.
+    # Runs of consecutive hot blocks are oversampled together, with context either side (zeros
+    # past the signal's ends).
     breaks = np.flatnonzero(np.diff(hot) > 1)
+    padded = np.concatenate([np.zeros(OVERSAMPLING_REACH), x, np.zeros(OVERSAMPLING_REACH)])
     for first, last in zip(
         hot[np.r_[0, breaks + 1]], hot[np.r_[breaks, len(hot) - 1]], strict=True
     ):
         a, b = int(starts[first]), min(len(x), int(starts[last]) + PEAK_BLOCK)
-        lo, hi = max(0, a - PEAK_CONTEXT), min(len(x), b + PEAK_CONTEXT)
-        up = np.abs(_oversampled(x[lo:hi]))
-        peaks = up[(a - lo) * OVERSAMPLE : (b - lo) * OVERSAMPLE].reshape(-1, OVERSAMPLE)
-        level[a:b] = np.maximum(level[a:b], peaks.max(axis=1))
+        up = oversampled_level(padded[a : b + 2 * OVERSAMPLING_REACH])
+        np.maximum(level[a:b], up, out=level[a:b])
     return level
 
 
@@ -155,5 +144,5 @@ def process(
             x = x * limiter_gain(x, threshold, half)
         y = x[start - lo : start - lo + (stop - start)]
         if sigma:
-            y = y + rng.normal(0.0, sigma, len(y))
+            y = y + sigma * rng.standard_normal(len(y), dtype=np.float32)
         yield np.clip(y, -1.0, 1.0).astype("<f4")

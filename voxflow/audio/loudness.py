@@ -55,23 +55,41 @@ class _Framer:
         return np.concatenate(self._energies) if self._energies else np.zeros(0)
 
 
-# resample_poly's own 4x interpolation filter (Kaiser, 81 taps), made once; upfirdn applies it.
+# resample_poly's own 4x interpolation filter (Kaiser, 81 taps), made once.
 OVERSAMPLING_FILTER = signal.firwin(
     20 * TRUE_PEAK_OVERSAMPLE + 1, 1 / TRUE_PEAK_OVERSAMPLE, window=("kaiser", 5.0)
 )
 _TP_FILTER = TRUE_PEAK_OVERSAMPLE * OVERSAMPLING_FILTER
-_TP_DELAY = 10 * TRUE_PEAK_OVERSAMPLE
-_TP_GAIN_BOUND = max(
+OVERSAMPLING_REACH = 10  # input samples the filter spans either side; its centre is tap 40
+# Phase p of the interpolated signal is x convolved with taps p, p+4, p+8, ... Phase 0 holds the
+# centre tap and the sinc's zeros, so it is x itself times that tap: only phases 1-3 cost work.
+_PHASES = [_TP_FILTER[p::TRUE_PEAK_OVERSAMPLE] for p in range(1, TRUE_PEAK_OVERSAMPLE)]
+_CENTRE_TAP = float(_TP_FILTER[TRUE_PEAK_OVERSAMPLE * OVERSAMPLING_REACH])
+OVERSAMPLING_BOUND = max(
     float(np.abs(_TP_FILTER[p::TRUE_PEAK_OVERSAMPLE]).sum()) for p in range(TRUE_PEAK_OVERSAMPLE)
 )
 
 
-class _TruePeak:
-    """Max of |x| after 4x polyphase oversampling (BS.1770 annex 2), chunked with context.
+def oversampled_level(x: np.ndarray) -> np.ndarray:
+    """Per input sample, the largest |value| of its 4 interpolated points (BS.1770 annex 2 true
+    peak), for `x[OVERSAMPLING_REACH:-OVERSAMPLING_REACH]`: each end lacks the filter's context.
 
-    Speed: an oversampled value is at most (block sample peak) x (largest per-phase L1 norm of
-    the filter), so blocks that cannot beat the running true peak are skipped, exactly; the
-    loudest blocks are evaluated first so the bound bites early.
+    Equal to `resample_poly(x, 4, 1)` with this filter, at 3 convolutions of 20 taps rather than
+    one of 81: `np.convolve` over each phase is ~2x faster than `upfirdn` over all four."""
+    n = len(x) - 2 * OVERSAMPLING_REACH
+    level = np.abs(x[OVERSAMPLING_REACH : OVERSAMPLING_REACH + n]) * abs(_CENTRE_TAP)
+    for taps in _PHASES:
+        phase = np.convolve(x, taps, mode="valid")[1 : n + 1]
+        np.maximum(level, np.abs(phase, out=phase), out=level)
+    return level
+
+
+class _TruePeak:
+    """Max of the 4x-oversampled |x| (BS.1770 annex 2), chunked with context.
+
+    Speed: an oversampled value is at most (block sample peak) x OVERSAMPLING_BOUND, so blocks
+    that cannot beat the running true peak are skipped, exactly; the loudest blocks are evaluated
+    first so the bound bites early, and when most blocks qualify they are evaluated in one go.
     """
 
     _BLOCK = 1024
@@ -82,10 +100,8 @@ class _TruePeak:
         self.peak = 0.0
 
     def _oversampled_max(self, buf: np.ndarray, start: int, stop: int) -> float:
-        piece = buf[start - _TP_CONTEXT : stop + _TP_CONTEXT]
-        up = signal.upfirdn(_TP_FILTER, piece, TRUE_PEAK_OVERSAMPLE)
-        first = _TP_CONTEXT * TRUE_PEAK_OVERSAMPLE + _TP_DELAY
-        return float(np.max(np.abs(up[first : first + (stop - start) * TRUE_PEAK_OVERSAMPLE])))
+        piece = buf[start - OVERSAMPLING_REACH : stop + OVERSAMPLING_REACH]
+        return float(np.max(oversampled_level(piece)))
 
     def _evaluate(self, buf: np.ndarray, start: int, stop: int) -> None:
         """Raise self.peak to the true peak of buf[start:stop] (buf has context both sides)."""
@@ -93,8 +109,12 @@ class _TruePeak:
             return
         starts = np.arange(start, stop, self._BLOCK)
         maxima = np.maximum.reduceat(np.abs(buf[start:stop]), starts - start)
-        for i in np.argsort(-maxima):
-            if maxima[i] * _TP_GAIN_BOUND <= self.peak:
+        candidates = np.flatnonzero(maxima * OVERSAMPLING_BOUND > self.peak)
+        if len(candidates) > len(starts) // 2:
+            self.peak = max(self.peak, self._oversampled_max(buf, start, stop))
+            return
+        for i in candidates[np.argsort(-maxima[candidates])]:
+            if maxima[i] * OVERSAMPLING_BOUND <= self.peak:
                 break
             a = int(starts[i])
             b = min(stop, a + self._BLOCK)
@@ -131,10 +151,14 @@ class Levels:
 
 
 class LevelMeter:
-    """Feed float samples in [-1, 1] chunk by chunk, then call `result()` once."""
+    """Feed float samples in [-1, 1] chunk by chunk, then call `result()` once.
 
-    def __init__(self, sample_rate: int) -> None:
+    `full=False` measures only RMS and peaks, what gain planning reads; LUFS, noise floor and
+    head/tail are then NaN. It costs half as much, and the encoded stream is measured in full."""
+
+    def __init__(self, sample_rate: int, full: bool = True) -> None:
         self.sample_rate = sample_rate
+        self.full = full
         self._frames = 0
         self._sumsq = 0.0
         self._peak = 0.0
@@ -155,6 +179,8 @@ class LevelMeter:
         self._sumsq += sum_of_squares(x)
         self._peak = max(self._peak, float(np.max(np.abs(x))))
         self._true_peak.feed(x)
+        if not self.full:
+            return
         self._ten_ms.feed(x)
         weighted = x
         for i, (b, a, gain, zi) in enumerate(self._filters):
@@ -189,9 +215,19 @@ class LevelMeter:
 
     def result(self) -> Levels:
         rate = self.sample_rate
+        duration = self._frames / rate
+        peaks = {
+            "duration_s": duration,
+            "sample_rate": rate,
+            "rms_db": power_db(self._sumsq / self._frames) if self._frames else SILENCE_DB,
+            "peak_db": to_db(self._peak),
+            "true_peak_db": to_db(self._true_peak.finish()),
+        }
+        if not self.full:
+            nan = math.nan
+            return Levels(**peaks, lufs=nan, noise_floor_db=nan, head_s=nan, tail_s=nan)
         frames = self._ten_ms.energies()
         frame_s = self._ten_ms.length / rate
-        duration = self._frames / rate
         loud = np.flatnonzero(frames / self._ten_ms.length > 10 ** (ONSET_THRESHOLD_DB / 10))
         if len(loud):
             head = float(loud[0] * frame_s)
@@ -199,11 +235,7 @@ class LevelMeter:
         else:
             head, tail = duration, duration
         return Levels(
-            duration_s=duration,
-            sample_rate=rate,
-            rms_db=power_db(self._sumsq / self._frames) if self._frames else SILENCE_DB,
-            peak_db=to_db(self._peak),
-            true_peak_db=to_db(self._true_peak.finish()),
+            **peaks,
             lufs=self._lufs(),
             noise_floor_db=self._noise_floor_db(frames),
             head_s=head,
