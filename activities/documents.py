@@ -36,7 +36,10 @@ class DocumentActivities:
                 data = store.get(naming.source_key(project.id, project.source_name))
                 try:
                     document = load_document_bytes(
-                        data, project.source_name, max_chars=voice.max_chars
+                        data,
+                        project.source_name,
+                        max_chars=voice.max_chars,
+                        include_front_matter=project.include_front_matter,
                     )
                 except VoxflowError as error:
                     raise ApplicationError(

@@ -70,13 +70,20 @@ def create_project(
     output_format: str,
     engine: Engine,
     store: ArtifactStore,
+    include_front_matter: bool = False,
 ) -> tuple[int, Document]:
     """Parse first (clear errors before anything is stored), then store the row and the source.
 
     The CLI and the web app both create projects here; the workflow imports the stored source.
     """
     voice_info = load_registry(settings).get(voice)
-    document = load_document_bytes(data, filename, settings, max_chars=voice_info.max_chars)
+    document = load_document_bytes(
+        data,
+        filename,
+        settings,
+        max_chars=voice_info.max_chars,
+        include_front_matter=include_front_matter,
+    )
     name = Path(filename).name
     with session_scope(engine) as session:
         project = repository.create_project_shell(
@@ -87,6 +94,7 @@ def create_project(
             voice=voice_info.name,
             model_version=voice_info.version,
             output_format=output_format,
+            include_front_matter=include_front_matter,
         )
         project.segment_count = sum(len(c.segments) for c in document.chapters)
         project_id = project.id
@@ -133,6 +141,7 @@ async def start_conversion(
     voice: str | None = None,
     output_format: str | None = None,
     client: Client | None = None,
+    include_front_matter: bool = False,
 ) -> StartedConversion:
     if not path.is_file():
         raise InputError(f"{path} does not exist or is not a file")
@@ -144,6 +153,7 @@ async def start_conversion(
         voice=voice,
         output_format=output_format,
         client=client,
+        include_front_matter=include_front_matter,
     )
 
 
@@ -155,6 +165,7 @@ async def start_conversion_bytes(
     voice: str | None = None,
     output_format: str | None = None,
     client: Client | None = None,
+    include_front_matter: bool = False,
 ) -> StartedConversion:
     voice = voice or settings.default_voice
     output_format = output_format or settings.output_format
@@ -171,6 +182,7 @@ async def start_conversion_bytes(
             output_format=output_format,
             engine=engine,
             store=open_store(settings),
+            include_front_matter=include_front_matter,
         )
         handle = await start_project(
             settings, client, engine, project_id, voice=voice, output_format=output_format

@@ -48,12 +48,25 @@ class Chapter:
         return [segment for block in self.blocks for segment in block.segments]
 
 
+@dataclass(frozen=True, slots=True)
+class SkippedSection:
+    """A source section (an EPUB spine document) not imported as a chapter, and why."""
+
+    file: str
+    title: str  # its TOC entry or first heading; "" when it has neither
+    reason: str  # e.g. 'epub:type "imprint" (front matter)', "guide: colophon", "no text"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"file": self.file, "title": self.title, "reason": self.reason}
+
+
 @dataclass(slots=True)
 class Document:
     title: str
     chapters: list[Chapter] = field(default_factory=list)
     source_format: str = ""
     encoding: str | None = None
+    skipped: list[SkippedSection] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """The `voxflow parse --json` shape."""
@@ -76,6 +89,7 @@ class Document:
                 }
                 for chapter in self.chapters
             ],
+            "skipped": [section.to_dict() for section in self.skipped],
         }
 
 
@@ -93,3 +107,4 @@ class RawDocument:
     chapters: list[RawChapter] = field(default_factory=list)
     source_format: str = ""
     encoding: str | None = None
+    skipped: list[SkippedSection] = field(default_factory=list)

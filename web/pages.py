@@ -119,12 +119,14 @@ async def new_project(
     title: Annotated[str | None, Form(max_length=200)] = None,
     voice: Annotated[str | None, Form(max_length=100)] = None,
     output_format: Annotated[OutputFormat | None, Form()] = None,
+    include_front_matter: Annotated[bool, Form()] = False,
 ) -> Response:
     check_csrf_token(request, csrf)
     form = {"text": text or "", "text_format": text_format, "title": title or "", "voice": voice}
-    form["output_format"] = output_format
+    form.update(output_format=output_format, include_front_matter=include_front_matter)
     try:
-        upload = await DocumentForm(file, text, text_format, title, voice).read(ctx)
+        document = DocumentForm(file, text, text_format, title, voice, include_front_matter)
+        upload = await document.read(ctx)
         project_id, _ = await create_pending(ctx, upload, output_format)
     except VoxflowError as error:
         return await _new_form(

@@ -43,6 +43,14 @@ class ChapterPreview(BaseModel):
     first_sentence: str
 
 
+class SkippedPreview(BaseModel):
+    """A source section that will not be narrated (EPUB front or back matter), and why."""
+
+    file: str
+    title: str
+    reason: str
+
+
 class Preview(BaseModel):
     """The parse result: what will be narrated, before any synthesis starts."""
 
@@ -51,6 +59,7 @@ class Preview(BaseModel):
     encoding: str | None = None
     segments: int
     chapters: list[ChapterPreview]
+    skipped: list[SkippedPreview] = []
 
 
 class TemporalStatus(BaseModel):

@@ -69,10 +69,14 @@ def check_upload(settings: Settings, data: bytes, filename: str) -> None:
         raise UnsupportedType(str(error)) from error
 
 
-def parse_document(settings: Settings, data: bytes, filename: str, voice: str) -> Document:
+def parse_document(
+    settings: Settings, data: bytes, filename: str, voice: str, include_front_matter: bool = False
+) -> Document:
     check_upload(settings, data, filename)
     max_chars = load_registry(settings).get(voice).max_chars
-    return load_document_bytes(data, filename, settings, max_chars=max_chars)
+    return load_document_bytes(
+        data, filename, settings, max_chars=max_chars, include_front_matter=include_front_matter
+    )
 
 
 def preview_of(document: Document) -> dict:
@@ -98,6 +102,7 @@ def preview_of(document: Document) -> dict:
         "source_format": document.source_format,
         "encoding": document.encoding,
         "segments": sum(c["segments"] for c in chapters),
+        "skipped": [section.to_dict() for section in document.skipped],
         "chapters": chapters,
     }
 
@@ -111,6 +116,7 @@ def create_pending(
     *,
     voice: str,
     output_format: str,
+    include_front_matter: bool = False,
 ) -> tuple[int, dict]:
     """The kernel's create_project after the upload checks, plus the stored parse preview."""
     check_upload(settings, data, filename)
@@ -122,6 +128,7 @@ def create_pending(
         output_format=output_format,
         engine=engine,
         store=store,
+        include_front_matter=include_front_matter,
     )
     preview = preview_of(document)
     store.put(preview_key(project_id), json.dumps(preview).encode())

@@ -23,6 +23,7 @@ class Upload:
     data: bytes
     filename: str
     voice: str
+    include_front_matter: bool = False
 
 
 @dataclass
@@ -34,12 +35,14 @@ class DocumentForm:
     text_format: str
     title: str | None
     voice: str | None
+    include_front_matter: bool = False
 
     async def read(self, ctx: AppContext) -> Upload:
         """The uploaded file or the pasted text (exactly one), then the voice; else InputError."""
         data, filename = await self._document()
         name = self.voice or ctx.settings.default_voice
-        return Upload(data, filename, ctx.registry.get(name).name)  # ConfigError names the voices
+        voice = ctx.registry.get(name).name  # ConfigError names the voices
+        return Upload(data, filename, voice, self.include_front_matter)
 
     async def _document(self) -> tuple[bytes, str]:
         has_file = self.file is not None and bool(self.file.filename)
@@ -67,4 +70,5 @@ async def create_pending(
         upload.filename,
         voice=upload.voice,
         output_format=output_format or ctx.settings.output_format,
+        include_front_matter=upload.include_front_matter,
     )

@@ -61,7 +61,8 @@ def test_parse_json_shape(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run_cli(["parse", str(EXAMPLES / f"{BOOK}.md"), "--json"], capsys)
     assert code == 0, err
     data = json.loads(out)  # nothing but the JSON on stdout
-    assert set(data) == {"title", "chapters"}
+    assert set(data) == {"title", "chapters", "skipped"}
+    assert data["skipped"] == []  # only EPUB import skips sections (test_epub_structure)
     assert data["title"] == "The Lighthouse Keeper"
     assert [c["title"] for c in data["chapters"]] == TITLES
     assert [c["index"] for c in data["chapters"]] == [1, 2, 3]

@@ -47,6 +47,11 @@ def convert(
     dispatch: str = typer.Option(
         None, help="direct (activities call TorchServe) or queue (RabbitMQ worker fleet)."
     ),
+    include_front_matter: bool = typer.Option(
+        False,
+        "--include-front-matter",
+        help="Narrate EPUB front and back matter (imprint, colophon, ...) skipped by default.",
+    ),
 ) -> None:
     """Convert a document to narrated audio, starting the embedded stack if none is running."""
     from voxflow.stack import LocalStack, temporal_answers, wait_for_worker
@@ -74,7 +79,9 @@ def convert(
             if settings.dispatch == "queue":
                 _warn_without_inference_workers(settings, voice or settings.default_voice)
         try:
-            state = asyncio.run(_convert(settings, file, voice, format, out, stack))
+            state = asyncio.run(
+                _convert(settings, file, voice, format, out, stack, include_front_matter)
+            )
         except KeyboardInterrupt:
             if embedded:
                 console.print(
@@ -113,13 +120,21 @@ async def _convert(
     fmt: str | None,
     out: Path | None,
     stack: LocalStack | None,
+    include_front_matter: bool = False,
 ) -> str:
     from voxflow.conversion import connect, start_conversion, temporal_ui_link
     from voxflow.db import make_engine
     from voxflow.naming import slugify
 
     client = await connect(settings)
-    started = await start_conversion(settings, file, voice=voice, output_format=fmt, client=client)
+    started = await start_conversion(
+        settings,
+        file,
+        voice=voice,
+        output_format=fmt,
+        client=client,
+        include_front_matter=include_front_matter,
+    )
     console.print(
         f"[bold]{started.title}[/]: project {started.project_id}, {started.chapters} chapters, "
         f"{started.segments} segments"

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from voxflow.cli.app import app
-from voxflow.document import Document
+from voxflow.document import Document, SkippedSection
 from voxflow.importers import load_document
 from voxflow.settings import get_settings
 
@@ -33,6 +33,12 @@ def _table(document: Document) -> Table:
     return table
 
 
+def _skipped_line(section: SkippedSection) -> str:
+    """One line per skipped section: its file, its title if it has one, and why."""
+    title = f' "{section.title}"' if section.title else ""
+    return f"Skipped: {section.file}{title}: {section.reason}"
+
+
 @app.command("parse")
 def parse(
     file: Path = typer.Argument(
@@ -44,10 +50,18 @@ def parse(
     max_chars: int | None = typer.Option(
         None, "--max-chars", min=1, help="Longest segment in characters (default: settings)."
     ),
+    include_front_matter: bool = typer.Option(
+        False,
+        "--include-front-matter",
+        help="Import EPUB front and back matter (imprint, colophon, copyright page, ...) "
+        "as chapters instead of skipping it.",
+    ),
 ) -> None:
     """Import a document and show its chapters, blocks and segments without synthesising it."""
     settings = get_settings()
-    document = load_document(file, settings=settings, max_chars=max_chars)
+    document = load_document(
+        file, settings=settings, max_chars=max_chars, include_front_matter=include_front_matter
+    )
     note = None
     if document.encoding and document.encoding not in ("utf-8", "utf-8-sig"):
         note = f"note: {file.name} is not UTF-8; it was read as {document.encoding}."
@@ -58,6 +72,8 @@ def parse(
         return
     console = Console()
     console.print(_table(document))
+    for section in document.skipped:
+        console.print(_skipped_line(section), markup=False, highlight=False, soft_wrap=True)
     limit = max_chars or settings.max_chars
     console.print(f"{document.source_format} document, segments of at most {limit} characters")
     if note:

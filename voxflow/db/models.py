@@ -87,6 +87,8 @@ class Project(SQLModel, table=True):
     voice: str = Field(sa_type=sa.String(100))
     model_version: str = Field(default="", sa_type=sa.String(50))
     output_format: str = Field(default="mp3", sa_type=sa.String(16))
+    # Narrate EPUB front and back matter (imprint, colophon, ...) that import skips by default.
+    include_front_matter: bool = False
     state: ProjectState = Field(default=ProjectState.pending, sa_type=str_enum(ProjectState))
     chapter_count: int = 0
     segment_count: int = 0

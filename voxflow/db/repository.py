@@ -58,6 +58,7 @@ def create_project_shell(
     voice: str,
     model_version: str = "",
     output_format: str = "mp3",
+    include_front_matter: bool = False,
 ) -> Project:
     """A project whose document is imported later, by the workflow's import activity."""
     project = Project(
@@ -67,6 +68,7 @@ def create_project_shell(
         voice=voice,
         model_version=model_version,
         output_format=output_format,
+        include_front_matter=include_front_matter,
     )
     session.add(project)
     session.flush()

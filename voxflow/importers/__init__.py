@@ -2,7 +2,8 @@
 
 `load_document(path)` and `load_document_bytes(data, filename)` check size, type (by
 content, not only by name), emptiness and encoding, pick the importer by extension, and
-segment the result with `build_document`.
+segment the result with `build_document`. `include_front_matter=True` imports the EPUB
+front and back matter that is skipped by default (see `voxflow.importers.epub`).
 """
 
 from __future__ import annotations
@@ -52,7 +53,13 @@ def _fallback_title(filename: str) -> str:
     return re.sub(r"[-_]+", " ", stem).strip() or "Untitled"
 
 
-def parse_raw(data: bytes, filename: str, max_inflated: int | None = None) -> RawDocument:
+def parse_raw(
+    data: bytes,
+    filename: str,
+    max_inflated: int | None = None,
+    *,
+    include_front_matter: bool = False,
+) -> RawDocument:
     """Bytes → RawDocument with the importer the extension names, after the content checks."""
     fmt = format_for(filename)
     check_not_empty(filename, data)
@@ -61,7 +68,9 @@ def parse_raw(data: bytes, filename: str, max_inflated: int | None = None) -> Ra
     if fmt == "epub":
         from voxflow.importers.epub import parse_epub
 
-        return parse_epub(data, filename, title, max_inflated)
+        return parse_epub(
+            data, filename, title, max_inflated, include_front_matter=include_front_matter
+        )
     if fmt == "docx":
         from voxflow.importers.word import parse_docx
 
@@ -86,12 +95,16 @@ def load_document_bytes(
     filename: str,
     settings: Settings | None = None,
     max_chars: int | None = None,
+    *,
+    include_front_matter: bool = False,
 ) -> Document:
     """Import an upload held in memory (the web app's path); see the module docstring."""
     settings = settings or get_settings()
     filename = Path(filename).name or "upload"
     check_size(filename, len(data), settings.max_upload_bytes)
-    raw = parse_raw(data, filename, settings.max_inflated_bytes)
+    raw = parse_raw(
+        data, filename, settings.max_inflated_bytes, include_front_matter=include_front_matter
+    )
     document = build_document(raw, max_chars or settings.max_chars)
     if not document.chapters:
         raise InputError(
@@ -105,6 +118,8 @@ def load_document(
     path: Path,
     settings: Settings | None = None,
     max_chars: int | None = None,
+    *,
+    include_front_matter: bool = False,
 ) -> Document:
     """Import a file on disk: existence, type and size are checked before it is read."""
     settings = settings or get_settings()
@@ -121,4 +136,6 @@ def load_document(
         raise InputError(
             f"{path} cannot be read ({error.strerror}); check its permissions."
         ) from error
-    return load_document_bytes(data, path.name, settings, max_chars)
+    return load_document_bytes(
+        data, path.name, settings, max_chars, include_front_matter=include_front_matter
+    )

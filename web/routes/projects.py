@@ -27,9 +27,12 @@ async def document_form(
     text_format: Annotated[TextFormat, Form()] = "markdown",
     title: Annotated[str | None, Form(max_length=200)] = None,
     voice: Annotated[str | None, Form(max_length=100)] = None,
+    include_front_matter: Annotated[
+        bool, Form(description="Narrate EPUB front and back matter skipped by default")
+    ] = False,
 ) -> DocumentForm:
     """The document fields of parse and create, declared (and documented) once."""
-    return DocumentForm(file, text, text_format, title, voice)
+    return DocumentForm(file, text, text_format, title, voice, include_front_matter)
 
 
 Document = Annotated[DocumentForm, Depends(document_form)]
@@ -44,7 +47,12 @@ Document = Annotated[DocumentForm, Depends(document_form)]
 async def parse(ctx: Ctx, form: Document) -> Preview:
     upload = await form.read(ctx)
     document = await run_in_threadpool(
-        service.parse_document, ctx.settings, upload.data, upload.filename, upload.voice
+        service.parse_document,
+        ctx.settings,
+        upload.data,
+        upload.filename,
+        upload.voice,
+        upload.include_front_matter,
     )
     return Preview(**service.preview_of(document))
 
