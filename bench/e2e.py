@@ -5,7 +5,8 @@
 The default book is the GNU GPL version 3 as Debian ships it (real text no one here wrote, about
 40 minutes of audio). Every path speaks the same distinct sentences with the joe voice:
 
-- raw Piper in process, in several thread and process layouts; the fastest is the ceiling;
+- raw Piper in process, in several thread and process layouts; the fastest layout runs again
+  after Voxflow, and the faster of its two runs is the ceiling (the machine's speed drifts);
 - a plain script: Piper per chapter to a WAV, ffmpeg to 192k MP3 per chapter, then the chapters'
   WAVs to one AAC M4B (the outputs Voxflow makes, without normalising or a manifest);
 - `voxflow convert`, direct and queue mode, each on a fresh embedded stack and data folder.
@@ -289,16 +290,16 @@ def main() -> None:
     print(f"$ python bench/e2e.py {shlex.join(sys.argv[1:])}")
     print(f"document: {args.document} — {len(chapters)} chapters, {len(texts)} distinct sentences")
 
-    figures = []
-    for layout in args.raw_layouts:
+    def raw(layout: str) -> Figure:
         processes, threads = layout.split("x")
-        figures.append(
-            raw_piper(
-                texts, voice.params, int(processes), None if threads == "default" else int(threads)
-            )
+        figure = raw_piper(
+            texts, voice.params, int(processes), None if threads == "default" else int(threads)
         )
-        print(f"  {figures[-1].label}: {figures[-1].rate:.2f} audio-s per wall-s", flush=True)
-    ceiling = max(figures, key=lambda f: f.rate)
+        print(f"  {figure.label}: {figure.rate:.2f} audio-s per wall-s", flush=True)
+        return figure
+
+    figures = [raw(layout) for layout in args.raw_layouts]
+    best = max(range(len(figures)), key=lambda i: figures[i].rate)
     script = None
     if not args.no_script:
         with tempfile.TemporaryDirectory(prefix="voxflow-bench-script-") as tmp:
@@ -310,9 +311,19 @@ def main() -> None:
         runs[mode] = voxflow_run(document, name, mode)
         figures.append(runs[mode].figure)
         print(f"  {runs[mode].figure.label}: {runs[mode].figure.rate:.2f}", flush=True)
+    # This machine's speed drifts over minutes: the best layout runs again at the end, and the
+    # faster of its two runs is the ceiling (the stricter one).
+    first = figures[best]
+    again = raw(args.raw_layouts[best])
+    again.label += ", again after Voxflow"
+    figures.insert(best + 1, again)
+    ceiling = max(first, again, key=lambda f: f.rate)
 
     print()
-    print(f"ceiling: {ceiling.label}")
+    print(
+        f"ceiling: {ceiling.label} (the same layout ran at {first.rate:.2f} first and "
+        f"{again.rate:.2f} last)"
+    )
     print(
         "| path | spoken audio (s) | wall (s) | audio-s per wall-s | × ceiling | × plain script |"
     )
