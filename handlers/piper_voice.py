@@ -23,9 +23,17 @@ DEFAULT_MAX_CHARS = 400
 
 
 def load_voice(
-    model_path: Path, config_path: Path, *, use_cuda: bool = False, threads: int = 1
+    model_path: Path,
+    config_path: Path,
+    *,
+    use_cuda: bool = False,
+    threads: int = 1,
+    alignments: bool = False,
 ) -> PiperVoice:
-    """PiperVoice.load with our own session options: piper's loader cannot set thread counts."""
+    """PiperVoice.load with our own session options: piper's loader cannot set thread counts.
+
+    `alignments` exposes the graph's per-phoneme durations as an output (piper's own patch, in
+    memory), from which the words' times come; the audio is computed as before."""
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -33,10 +41,21 @@ def load_voice(
     if use_cuda:
         providers.insert(0, ("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}))
     config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
-    session = onnxruntime.InferenceSession(
-        str(model_path), sess_options=options, providers=providers
-    )
+    model: str | bytes = str(model_path)
+    if alignments:
+        model = _with_durations(model_path)
+    session = onnxruntime.InferenceSession(model, sess_options=options, providers=providers)
     return PiperVoice(session=session, config=config, download_dir=model_path.parent)
+
+
+def _with_durations(model_path: Path) -> bytes:
+    """The model with its phoneme durations (the w_ceil tensor) marked as a graph output."""
+    import onnx
+    from piper.patch_voice_with_alignment import add_alignment_output
+
+    model = onnx.load(str(model_path))
+    add_alignment_output(model)
+    return model.SerializeToString()
 
 
 def cuda_wanted(gpu_id: Any) -> bool:
@@ -44,8 +63,9 @@ def cuda_wanted(gpu_id: Any) -> bool:
     return gpu_id is not None and "CUDAExecutionProvider" in onnxruntime.get_available_providers()
 
 
-def synthesize_one(voice: PiperVoice, request: common.TTSRequest) -> np.ndarray:
-    """All sentences of one request, joined, as float32 in [-1, 1]."""
+def synthesize_one(voice: PiperVoice, request: common.TTSRequest) -> common.Speech:
+    """All sentences of one request, joined, as float32 in [-1, 1], with its words' times
+    when the voice was loaded with alignments."""
     params = request.params
     config = SynthesisConfig(
         speaker_id=params.get("speaker_id"),
@@ -53,10 +73,17 @@ def synthesize_one(voice: PiperVoice, request: common.TTSRequest) -> np.ndarray:
         noise_scale=params.get("noise_scale"),
         noise_w_scale=params.get("noise_w"),
     )
-    chunks = [chunk.audio_float_array for chunk in voice.synthesize(request.text, config)]
+    chunks = list(voice.synthesize(request.text, config, include_alignments=True))
     if not chunks:
         raise common.ItemError(400, "text has nothing to pronounce")
-    return np.concatenate(chunks)
+    audio = np.concatenate([chunk.audio_float_array for chunk in chunks])
+    if any(chunk.phoneme_alignments is None for chunk in chunks):
+        return common.Speech(audio)
+    phonemes = [(common.WORD_GAP, 0)]  # Piper's sentences follow one another
+    for chunk in chunks:
+        phonemes += [(a.phoneme, int(a.num_samples)) for a in chunk.phoneme_alignments]
+        phonemes.append((common.WORD_GAP, 0))
+    return common.Speech(audio, common.word_times(request.text, phonemes, voice.config.sample_rate))
 
 
 class PiperVoiceHandler(common.VoiceHandler):
@@ -71,7 +98,9 @@ class PiperVoiceHandler(common.VoiceHandler):
         workers = int((context.model_yaml_config or {}).get("minWorkers", 1))
         use_cuda = cuda_wanted(properties.get("gpu_id"))
         threads = int(settings.get("threads") or common.cpu_threads(workers))
-        self.voice = load_voice(model_path, config_path, use_cuda=use_cuda, threads=threads)
+        self.voice = load_voice(
+            model_path, config_path, use_cuda=use_cuda, threads=threads, alignments=True
+        )
         self.max_chars = int(settings.get("max_chars", DEFAULT_MAX_CHARS))
         self.sample_rate = self.voice.config.sample_rate
         self.specs = param_specs(self.voice.config.num_speakers)
@@ -87,7 +116,7 @@ class PiperVoiceHandler(common.VoiceHandler):
 
     def inference(self, requests: list[common.TTSRequest], *args: Any, **kwargs: Any) -> list[Any]:
         """One request at a time: Piper's ONNX graph takes a single sentence."""
-        outputs: list[np.ndarray | Exception] = []
+        outputs: list[common.Speech | Exception] = []
         for request in requests:
             try:
                 outputs.append(synthesize_one(self.voice, request))

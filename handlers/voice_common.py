@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 import os
@@ -23,6 +24,12 @@ HEADER_SAMPLES = "X-Audio-Samples"
 HEADER_MODEL_VERSION = "X-Model-Version"
 HEADER_BATCH_SIZE = "X-Batch-Size"
 HEADER_BATCH_ID = "X-Batch-Id"
+# JSON [[word, start_s, end_s], ...] over the request's whitespace-separated words; only from
+# voices whose model gives durations (Piper). ASCII-escaped, as HTTP headers must be.
+HEADER_WORD_TIMES = "X-Word-Times"
+# Phoneme symbols that are not sounds of a word: word gaps, sentence begin/end, punctuation.
+WORD_GAP = " "
+NOT_SPOKEN = frozenset("^$_ .,;:!?¡¿—…\"'()-")
 
 
 class ItemError(Exception):
@@ -48,6 +55,93 @@ class ParamSpec:
 class TTSRequest:
     text: str
     params: dict[str, Any]
+
+
+@dataclass
+class Speech:
+    """A request's audio, and when each of its words is spoken where the model says so."""
+
+    audio: np.ndarray
+    words: list[tuple[str, float, float]] | None = None
+
+
+def word_times(
+    text: str, phonemes: list[tuple[str, int]], sample_rate: int
+) -> list[tuple[str, float, float]]:
+    """Each whitespace-separated word of `text` with its start and end in seconds, from the
+    model's (phoneme, samples) durations over the whole request.
+
+    The phonemiser's words (runs between gaps) pair one to one with the text's words when their
+    counts agree; otherwise (a number read as several words, two words read as one) they are
+    paired by `_pair`, which matches their lengths in order.
+    """
+    spans: list[tuple[int, int, int]] = []  # first sample, end sample, phonemes
+    word: tuple[int, int, int] | None = None
+    position = 0
+    for symbol, samples in phonemes:
+        if symbol == WORD_GAP and word is not None:
+            spans.append(word)
+            word = None
+        elif symbol not in NOT_SPOKEN:
+            first, count = (position, 0) if word is None else (word[0], word[2])
+            word = (first, position + samples, count + 1)
+        position += samples
+    if word is not None:
+        spans.append(word)
+    words = text.split()
+    if not words or not spans:
+        return []
+    times = [(a, b) for a, b, _ in spans] if len(spans) == len(words) else _pair(words, spans)
+    return [(w, a / sample_rate, b / sample_rate) for w, (a, b) in zip(words, times, strict=True)]
+
+
+def _spoken_length(word: str) -> float:
+    """Rough phonemes a written word becomes: digits are read as whole words."""
+    return sum(4.0 if c.isdigit() else 1.0 for c in word if c.isalnum()) or 1.0
+
+
+# (text words, phonemiser words) a step of `_pair` may take together.
+_STEPS = [(1, 1), (1, 2), (1, 3), (1, 4), (1, 5), (1, 6), (2, 1), (3, 1)]
+
+
+def _pair(words: list[str], spans: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
+    """Monotonic pairing of text words with phonemiser words (dynamic programming) so that
+    paired lengths agree best; words that share one phonemiser word split it by length."""
+    n, m = len(words), len(spans)
+    lengths = [_spoken_length(w) for w in words]
+    scale = sum(s[2] for s in spans) / sum(lengths)
+    inf = float("inf")
+    cost = [[inf] * (m + 1) for _ in range(n + 1)]
+    step: list[list[tuple[int, int] | None]] = [[None] * (m + 1) for _ in range(n + 1)]
+    cost[0][0] = 0.0
+    for i in range(n + 1):
+        for j in range(m + 1):
+            if cost[i][j] == inf:
+                continue
+            for di, dj in _STEPS:
+                if i + di > n or j + dj > m:
+                    continue
+                said = sum(s[2] for s in spans[j : j + dj])
+                written = sum(lengths[i : i + di]) * scale
+                c = cost[i][j] + abs(math.log(said / written)) + 0.1 * (di + dj - 2)
+                if c < cost[i + di][j + dj]:
+                    cost[i + di][j + dj], step[i + di][j + dj] = c, (di, dj)
+    if step[n][m] is None:  # no pairing fits these limits: share the time by length
+        return _by_length(lengths, spans[0][0], spans[-1][1])
+    times: list[tuple[int, int]] = []
+    i, j = n, m
+    while i or j:
+        di, dj = step[i][j]  # type: ignore[misc]
+        first, end = spans[j - dj][0], spans[j - 1][1]
+        times[:0] = _by_length(lengths[i - di : i], first, end)
+        i, j = i - di, j - dj
+    return times
+
+
+def _by_length(lengths: list[float], first: int, end: int) -> list[tuple[int, int]]:
+    """Split samples [first, end) among words in proportion to their lengths."""
+    edges = np.round(first + (end - first) * np.cumsum([0.0, *lengths]) / sum(lengths))
+    return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
 
 
 def request_body(row: Mapping[str, Any]) -> Any:
@@ -199,7 +293,8 @@ class VoiceHandler(BaseHandler):
         return requests
 
     def inference(self, requests: list[TTSRequest], *args: Any, **kwargs: Any) -> list[Any]:
-        """Audio (float in [-1, 1] or int16) or an Exception, one per request, in order."""
+        """Audio (float in [-1, 1] or int16, or a Speech with word times) or an Exception,
+        one per request, in order."""
         raise NotImplementedError
 
     def postprocess(self, outputs: list[Any]) -> list[Any]:
@@ -214,7 +309,12 @@ class VoiceHandler(BaseHandler):
             if isinstance(audio, Exception):
                 fail(context, idx, 500, f"synthesis failed: {audio}", results)
                 continue
+            words = audio.words if isinstance(audio, Speech) else None
+            audio = audio.audio if isinstance(audio, Speech) else audio
             results[idx] = wav_bytes(audio, self.sample_rate)
+            if words:
+                times = [[w, round(a, 3), round(b, 3)] for w, a, b in words]
+                context.set_response_header(idx, HEADER_WORD_TIMES, json.dumps(times))
             context.set_response_content_type(idx, "audio/wav")
             context.set_response_header(idx, HEADER_SAMPLE_RATE, str(self.sample_rate))
             context.set_response_header(idx, HEADER_SAMPLES, str(len(audio)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import random
 import wave
 from dataclasses import dataclass
@@ -42,11 +43,29 @@ class TransientInferenceError(InferenceError):
     exit_code = 3
 
 
+log = logging.getLogger("voxflow.inference")
+# The voice handlers' header with the words' times (handlers/voice_common.py HEADER_WORD_TIMES).
+WORD_TIMES_HEADER = "X-Word-Times"
+WordTimes = list[tuple[str, float, float]]
+
+
 @dataclass
 class Synthesis:
     wav: bytes
     sample_rate: int
     duration_s: float
+    words: WordTimes | None = None  # [(word, start_s, end_s)] when the voice gives them
+
+
+def parse_words(header: str | None) -> WordTimes | None:
+    """The handler's word times, or None when the voice gives none or the header is garbled."""
+    if not header:
+        return None
+    try:
+        return [(str(w), float(a), float(b)) for w, a, b in json.loads(header)]
+    except (ValueError, TypeError):
+        log.warning("ignoring an unreadable %s header", WORD_TIMES_HEADER)
+        return None
 
 
 def parse_wav(data: bytes) -> Synthesis:
@@ -173,7 +192,9 @@ class TorchServeClient:
             response = await self._request(
                 "POST", self.inference_url + path, role="inference", json=body
             )
-        return parse_wav(response.content)
+        synthesis = parse_wav(response.content)
+        synthesis.words = parse_words(response.headers.get(WORD_TIMES_HEADER))
+        return synthesis
 
     async def synthesize_many(
         self,

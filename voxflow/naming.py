@@ -41,6 +41,11 @@ def segment_audio_key(model: str, version: str, params: dict[str, Any], text: st
     return f"segments/{digest[:2]}/{digest}.wav"
 
 
+def segment_words_key(audio_key: str) -> str:
+    """The segment's word times (JSON `[[word, start_s, end_s], ...]`) beside its audio."""
+    return str(PurePosixPath(audio_key).with_suffix(".words.json"))
+
+
 def slugify(title: str, max_length: int = 60, fallback: str = "untitled") -> str:
     """ASCII, lower-case, dash-separated; `fallback` when nothing is left."""
     ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode("ascii")
@@ -89,6 +94,11 @@ def source_key(project_id: int, filename: str) -> str:
     stem, dot, ext = name.rpartition(".")
     safe = f"{slugify(stem)}.{slugify(ext, 10)}" if dot else slugify(name)
     return f"projects/{project_id}/source/{safe}"
+
+
+def cover_key(project_id: int, ext: str) -> str:
+    """`projects/{id}/cover.{ext}`: the cover (JPEG or PNG) the M4B and chapter files carry."""
+    return f"projects/{project_id}/cover.{ext.lstrip('.')}"
 
 
 def manifest_key(project_id: int) -> str:

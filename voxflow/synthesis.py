@@ -8,6 +8,7 @@ and an edited book only pays for the sentences that changed.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import wave
@@ -17,7 +18,7 @@ from typing import Any
 
 from voxflow.artifacts import ArtifactStore
 from voxflow.inference import ModelInputError, TorchServeClient, TransientInferenceError
-from voxflow.naming import segment_audio_key
+from voxflow.naming import segment_audio_key, segment_words_key
 from voxflow.registry import Voice
 from voxflow.retrying import backoff
 
@@ -96,6 +97,9 @@ async def synthesize_segments(
         result = await client.synthesize(
             target.model, text, version=target.version, params=target.params
         )
+        if result.words:  # before the audio: a stored WAV means its words are stored too
+            words = json.dumps(result.words, ensure_ascii=False).encode()
+            await asyncio.to_thread(store.put, segment_words_key(key), words)
         await asyncio.to_thread(store.put, key, result.wav)
         return result.duration_s
 

@@ -186,6 +186,7 @@ def test_torchserve_requirements_are_exact_and_agree_with_pyproject():
 
 HANDLER_DISTRIBUTIONS = {
     "piper": "piper-tts",
+    "onnx": "onnx",
     "transformers": "transformers",
     "numpy": "numpy",
     "ts": "torchserve",

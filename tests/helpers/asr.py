@@ -63,3 +63,22 @@ def normalise(text: str) -> str:
 def word_error(reference: str, hypothesis: str) -> float:
     """Word error rate after lowercasing, dropping punctuation and spelling out digits."""
     return float(jiwer.wer(normalise(reference), normalise(hypothesis) or "<empty>"))
+
+
+def aligned_words(wav_bytes: bytes, text: str) -> list[tuple[str, float, float]]:
+    """pocketsphinx's forced alignment of `text` to the audio: (word, start_s, end_s) each."""
+    from pocketsphinx import Decoder
+
+    audio, rate = read_wav(wav_bytes)
+    pcm = (np.clip(resample(audio, rate), -1.0, 1.0) * 32767).astype(np.int16).tobytes()
+    decoder = Decoder(samprate=ASR_RATE, loglevel="FATAL")
+    decoder.set_align_text(normalise(text))
+    decoder.start_utt()
+    decoder.process_raw(pcm, full_utt=True)
+    decoder.end_utt()
+    frame_s = 0.01
+    return [
+        (re.sub(r"\(\d+\)$", "", seg.word), seg.start_frame * frame_s, seg.end_frame * frame_s)
+        for seg in decoder.seg()
+        if not seg.word.startswith("<") and seg.word != "<sil>"
+    ]

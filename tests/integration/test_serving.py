@@ -9,7 +9,7 @@ import wave
 import httpx
 import pytest
 
-from tests.helpers.asr import transcribe, word_error
+from tests.helpers.asr import aligned_words, normalise, transcribe, word_error
 from voxflow.inference import ModelInputError, Synthesis, TorchServeClient
 
 pytestmark = pytest.mark.integration
@@ -109,3 +109,18 @@ async def test_health_and_readiness(torchserve):
             (m["modelName"], m["modelVersion"], m["isDefault"]) for m in await client.list_models()
         }
     assert ("joe", "1.0", True) in served
+
+
+async def test_words_come_timed_and_agree_with_the_recogniser(torchserve, tmp_path):
+    """Piper's durations time each word: the recogniser's forced alignment puts every word's
+    middle inside the span we report, within 100 ms."""
+    text = "The train to the city leaves every morning at eight, said Holmes."
+    async with TorchServeClient(torchserve.settings) as client:
+        result = await client.synthesize("joe", text)
+    assert [w for w, _, _ in result.words] == text.split()
+    assert result.words[-1][2] <= result.duration_s
+    heard = aligned_words(result.wav, text)
+    assert [w for w, _, _ in heard] == normalise(text).split()
+    for (word, start, end), (_, heard_start, heard_end) in zip(result.words, heard, strict=True):
+        middle = (heard_start + heard_end) / 2
+        assert start - 0.1 <= middle <= end + 0.1, (word, start, end, heard_start, heard_end)

@@ -196,3 +196,24 @@ async def test_a_torchserve_outage_is_waited_out_in_place(tmp_path, caplog):
     with pytest.raises(TransientInferenceError):
         await synthesize_through_outages(work("Never."), VOICE, always, store, outage_s=1, what="j")
     assert "j: TorchServe still unavailable after 1s" in caplog.text
+
+
+async def test_word_times_are_stored_beside_the_audio(tmp_path):
+    """A voice's word times land under the audio's key before the audio does."""
+    import json
+
+    from voxflow.naming import segment_words_key
+
+    class TimedClient(RecordingClient):
+        async def synthesize(self, model, text, *, version=None, params=None) -> Synthesis:
+            result = await super().synthesize(model, text, version=version, params=params)
+            result.words = [(word, 0.1 * i, 0.1 * i + 0.08) for i, word in enumerate(text.split())]
+            return result
+
+    store = LocalStore(tmp_path)
+    await synthesize_segments(work("Two words.", "Untimed."), VOICE, TimedClient(), store)
+    key = audio_key_for(VOICE, "Two words.")
+    stored = json.loads(store.get(segment_words_key(key)))
+    assert stored == [["Two", 0.0, 0.08], ["words.", 0.1, 0.18]]
+    await synthesize_segments(work("Plain."), VOICE, RecordingClient(), store)
+    assert not store.exists(segment_words_key(audio_key_for(VOICE, "Plain.")))
