@@ -16,7 +16,7 @@ from activities.heartbeats import beating_in_thread
 from activities.resources import Resources
 from voxflow import audio
 from voxflow.artifacts import ArtifactStore
-from voxflow.assembly import chapter_inputs, store_book, store_chapter
+from voxflow.assembly import chapter_inputs, chapter_tags, load_cover, store_book, store_chapter
 from voxflow.contracts import AssembleInput, BookInput, BookResult, ChapterResult, JobTotals
 from voxflow.db import repository, session_scope
 from voxflow.db.models import Chapter, ChapterState, ProjectState
@@ -34,14 +34,26 @@ class AssemblyActivities:
         with session_scope(engine) as session:
             chapter = session.get(Chapter, input.chapter_id)
             project = repository.get_project(session, input.project_id)
-            index, title, voice_name = chapter.index, chapter.title, project.voice
-        voice = self.resources.registry.get(voice_name)
+            index, title, cover_key = chapter.index, chapter.title, project.cover_key
+            voice = self.resources.registry.get(project.voice)
+            tags = chapter_tags(
+                project.title,
+                title,
+                index,
+                project.chapter_count,
+                voice=voice,
+                author=project.author,
+                year=project.year,
+            )
         with beating_in_thread():
+            cover = load_cover(self.resources.store, cover_key)
             inputs = chapter_inputs(
                 self._rows(input.chapter_id),
                 title=title,
                 output_format=input.output_format,
                 voice=voice,
+                tags=tags,
+                cover=cover,
             )
             stored = store_chapter(
                 self.resources.store,
@@ -52,6 +64,8 @@ class AssemblyActivities:
                 voice=voice,
                 output_format=input.output_format,
                 inputs=inputs,
+                tags=tags,
+                cover=cover,
             )
         with session_scope(engine) as session:
             repository.set_segment_times(
@@ -100,6 +114,7 @@ class AssemblyActivities:
                 if c.state == ChapterState.done and c.audio_key
             ]
             title, voice_name, fmt = project.title, project.voice, project.output_format
+            author, year, cover_key = project.author, project.year, project.cover_key
         with beating_in_thread():
             stored = store_book(
                 self.resources.store,
@@ -108,6 +123,9 @@ class AssemblyActivities:
                 title=title,
                 voice=self.resources.registry.get(voice_name),
                 output_format=fmt,
+                author=author,
+                year=year,
+                cover=load_cover(self.resources.store, cover_key),
             )
         with session_scope(engine) as session:
             repository.set_project_state(

@@ -10,9 +10,12 @@ from temporalio.exceptions import ApplicationError
 from activities.heartbeats import beating
 from activities.resources import Resources
 from voxflow import naming
+from voxflow.artifacts import ArtifactStore
 from voxflow.contracts import ChapterSummary, ImportManifest, ProjectInput, StatusUpdate
+from voxflow.cover import EXTENSIONS
 from voxflow.db import repository, session_scope
-from voxflow.db.models import ChapterState, ProjectState
+from voxflow.db.models import ChapterState, Project, ProjectState
+from voxflow.document import Document
 from voxflow.errors import VoxflowError
 from voxflow.importers import load_document_bytes
 
@@ -46,6 +49,7 @@ class DocumentActivities:
                         str(error), type="InputError", non_retryable=True
                     ) from error
                 repository.attach_document(session, project, document)
+                _store_cover(store, project, document)
             chapters = repository.list_chapters(session, input.project_id)
             return ImportManifest(
                 project.id,
@@ -80,3 +84,13 @@ class DocumentActivities:
                     error=update.error,
                     workflow_id=naming.chapter_workflow_id(update.project_id, update.chapter_index),
                 )
+
+
+def _store_cover(store: ArtifactStore, project: Project, document: Document) -> None:
+    """Keep the document's cover for the audio files, unless the user gave one (`--cover`)."""
+    metadata = document.metadata
+    if project.cover_key or not metadata.cover or not metadata.cover_type:
+        return
+    key = naming.cover_key(project.id, EXTENSIONS[metadata.cover_type])
+    store.put(key, metadata.cover)
+    project.cover_key = key

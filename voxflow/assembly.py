@@ -19,11 +19,13 @@ from pathlib import Path
 from voxflow import audio, naming
 from voxflow.artifacts import ArtifactNotFound, ArtifactStore
 from voxflow.artifacts.transfer import download
+from voxflow.audio.tags import BookTags
+from voxflow.cover import Cover, as_cover
 from voxflow.registry import Voice
 
 log = logging.getLogger("voxflow.assembly")
 # Raise when the audio pipeline changes what it makes: stored chapters are then made again.
-ASSEMBLY_VERSION = 2
+ASSEMBLY_VERSION = 3  # 3: chapter files carry tags and the cover
 
 
 @dataclass
@@ -44,14 +46,48 @@ class StoredBook:
     duration_s: float
 
 
+def narrator(voice: Voice) -> str:
+    """How the files name the voice that reads them: "Voxflow voice joe 1.0"."""
+    return f"Voxflow voice {voice.name} {voice.version}"
+
+
+def chapter_tags(
+    book_title: str,
+    chapter_title: str,
+    index: int,
+    count: int,
+    *,
+    voice: Voice,
+    author: str | None = None,
+    year: str | None = None,
+) -> dict[str, str]:
+    """The tags of chapter `index` of `count` (see `BookTags.chapter`)."""
+    book = BookTags(book_title, author, narrator(voice), year)
+    return book.chapter(chapter_title, index, count)
+
+
+def load_cover(store: ArtifactStore, key: str | None) -> Cover | None:
+    """The project's stored cover, or None when it has none (or it is no longer usable)."""
+    return as_cover(store.get(key)) if key else None
+
+
 def chapter_inputs(
-    segments: Iterable[tuple[int, int, str, str]], *, title: str, output_format: str, voice: Voice
+    segments: Iterable[tuple[int, int, str, str]],
+    *,
+    title: str,
+    output_format: str,
+    voice: Voice,
+    tags: dict[str, str] | None = None,
+    cover: Cover | None = None,
 ) -> str:
     """A digest of all that shapes a chapter's files: `(index, block, text, audio key)` rows,
-    the title, format, voice and audio settings. Stored files with the same digest are reused."""
+    the title, format, voice, audio settings, tags and cover. Stored files with the same digest
+    are reused."""
     digest = hashlib.sha256()
     settings = dataclasses.asdict(audio.AudioSettings(format=output_format))
+    picture = hashlib.sha256(cover.data).hexdigest() if cover else None
     head = [ASSEMBLY_VERSION, title, voice.name, voice.version, voice.sample_rate, settings]
+    head += [tags or {}, picture]
     digest.update(json.dumps(head, sort_keys=True).encode())
     for row in segments:
         digest.update(json.dumps(list(row), ensure_ascii=False).encode())
@@ -68,8 +104,12 @@ def store_chapter(
     voice: Voice,
     output_format: str,
     inputs: str,
+    tags: dict[str, str] | None = None,
+    cover: Cover | None = None,
 ) -> StoredChapter:
     """Assemble the chapter, then store its audio, subtitles, manifest entry and AAC book part.
+
+    `tags` and `cover` go into the chapter file; both must be in the digest `inputs`.
 
     Resumable: once audio, subtitles, AAC part and entry are stored, a marker records their
     `inputs`; a retry after a crash (before the database heard of it) reuses them, and makes the
@@ -95,6 +135,8 @@ def store_chapter(
                 settings,
                 title=title,
                 book_part=Path(tmp) / Path(part_key).name,
+                tags=tags,
+                cover=cover.write(Path(tmp)) if cover else None,
             )
             store.put_file(audio_key, result.audio_path)
             store.put_file(subtitle_key, result.subtitle_path)
@@ -140,8 +182,12 @@ def store_book(
     title: str,
     voice: Voice,
     output_format: str,
+    author: str | None = None,
+    year: str | None = None,
+    cover: Cover | None = None,
 ) -> StoredBook:
-    """Join the stored chapters' AAC parts, `(title, audio_key)` each, into the M4B and manifest."""
+    """Join the stored chapters' AAC parts, `(title, audio_key)` each, into the M4B and manifest;
+    the M4B is tagged with the book's metadata and the voice, and carries the cover."""
     entries = [json.loads(store.get(naming.chapter_entry_key(key))) for _, key in chapters]
     with tempfile.TemporaryDirectory(prefix="voxflow-book-") as tmp:
         parts = []
@@ -152,7 +198,16 @@ def store_book(
                 shutil.copyfileobj(source, target)
             parts.append((chapter_title, path))
         book_key = naming.book_key(project_id, title)
-        book = audio.build_m4b(parts, Path(tmp) / Path(book_key).name, title=title, copy=True)
+        book = audio.build_m4b(
+            parts,
+            Path(tmp) / Path(book_key).name,
+            title=title,
+            author=author,
+            narrator=narrator(voice),
+            year=year,
+            cover=cover.write(Path(tmp)) if cover else None,
+            copy=True,
+        )
         store.put_file(book_key, book.path)
     manifest = audio.book_manifest(
         project_id=project_id,

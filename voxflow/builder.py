@@ -23,6 +23,7 @@ def build_document(raw: RawDocument, max_chars: int) -> Document:
         source_format=raw.source_format,
         encoding=raw.encoding,
         skipped=list(raw.skipped),
+        metadata=raw.metadata,
     )
     for raw_chapter in raw.chapters:
         chapter = Chapter(index=len(document.chapters) + 1, title=normalize_text(raw_chapter.title))

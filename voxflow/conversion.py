@@ -17,12 +17,13 @@ from temporalio.service import RPCError
 
 from voxflow.artifacts import ArtifactStore, open_store
 from voxflow.contracts import ConversionOptions, ProjectInput
+from voxflow.cover import Cover, read_cover
 from voxflow.db import make_engine, migrate, repository, session_scope
 from voxflow.db.models import DispatchMode
 from voxflow.document import Document
 from voxflow.errors import InputError, VoxflowError
 from voxflow.importers import check_size, load_document_bytes
-from voxflow.naming import PROJECT_WORKFLOW, project_workflow_id, source_key
+from voxflow.naming import PROJECT_WORKFLOW, cover_key, project_workflow_id, source_key
 from voxflow.registry import load_registry
 from voxflow.settings import Settings
 from voxflow.temporal_client import connect
@@ -71,10 +72,12 @@ def create_project(
     engine: Engine,
     store: ArtifactStore,
     include_front_matter: bool = False,
+    cover: Cover | None = None,
 ) -> tuple[int, Document]:
     """Parse first (clear errors before anything is stored), then store the row and the source.
 
     The CLI and the web app both create projects here; the workflow imports the stored source.
+    A given `cover` is stored now and wins over the document's own at import.
     """
     voice_info = load_registry(settings).get(voice)
     document = load_document_bytes(
@@ -98,6 +101,9 @@ def create_project(
         )
         project.segment_count = sum(len(c.segments) for c in document.chapters)
         project_id = project.id
+        if cover is not None:
+            project.cover_key = cover_key(project_id, cover.ext)
+            store.put(project.cover_key, cover.data)
     store.put(source_key(project_id, name), data)
     return project_id, document
 
@@ -142,10 +148,13 @@ async def start_conversion(
     output_format: str | None = None,
     client: Client | None = None,
     include_front_matter: bool = False,
+    cover: Path | None = None,
 ) -> StartedConversion:
+    """Convert the document at `path`; `cover`, a JPEG or PNG file, replaces the document's."""
     if not path.is_file():
         raise InputError(f"{path} does not exist or is not a file")
     check_size(path.name, path.stat().st_size, settings.max_upload_bytes)
+    image = read_cover(cover) if cover is not None else None
     return await start_conversion_bytes(
         settings,
         path.read_bytes(),
@@ -154,6 +163,7 @@ async def start_conversion(
         output_format=output_format,
         client=client,
         include_front_matter=include_front_matter,
+        cover=image,
     )
 
 
@@ -166,6 +176,7 @@ async def start_conversion_bytes(
     output_format: str | None = None,
     client: Client | None = None,
     include_front_matter: bool = False,
+    cover: Cover | None = None,
 ) -> StartedConversion:
     voice = voice or settings.default_voice
     output_format = output_format or settings.output_format
@@ -183,6 +194,7 @@ async def start_conversion_bytes(
             engine=engine,
             store=open_store(settings),
             include_front_matter=include_front_matter,
+            cover=cover,
         )
         handle = await start_project(
             settings, client, engine, project_id, voice=voice, output_format=output_format

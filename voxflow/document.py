@@ -60,6 +60,20 @@ class SkippedSection:
         return {"file": self.file, "title": self.title, "reason": self.reason}
 
 
+@dataclass(frozen=True, slots=True)
+class BookMetadata:
+    """What the source says about the book beyond its title; the audiobook's files carry it.
+
+    `cover` holds JPEG or PNG bytes only (see voxflow.cover), `cover_type` their media type.
+    """
+
+    author: str | None = None
+    year: str | None = None  # four digits
+    language: str | None = None  # as the source gives it, e.g. "en-GB"
+    cover: bytes | None = field(default=None, repr=False)
+    cover_type: str | None = None
+
+
 @dataclass(slots=True)
 class Document:
     title: str
@@ -67,6 +81,7 @@ class Document:
     source_format: str = ""
     encoding: str | None = None
     skipped: list[SkippedSection] = field(default_factory=list)
+    metadata: BookMetadata = field(default_factory=BookMetadata)
 
     def to_dict(self) -> dict:
         """The `voxflow parse --json` shape."""
@@ -108,3 +123,4 @@ class RawDocument:
     source_format: str = ""
     encoding: str | None = None
     skipped: list[SkippedSection] = field(default_factory=list)
+    metadata: BookMetadata = field(default_factory=BookMetadata)

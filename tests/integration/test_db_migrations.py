@@ -26,7 +26,8 @@ def test_migrations_are_packaged():
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0001_initial.py").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0002_include_front_matter.py").is_file()
-    assert head() == "0002"
+    assert (MIGRATIONS_DIR / "versions" / "0003_book_metadata.py").is_file()
+    assert head() == "0003"
 
 
 def test_migration_matches_models(database_url):

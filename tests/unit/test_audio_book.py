@@ -54,7 +54,7 @@ def test_empty_book_is_refused(tmp_path):
 
 
 def test_ffmetadata_escapes_special_characters():
-    text = ffmetadata("T=1; #x\\y", None, [("a=b", 0.0, 1.5)])
+    text = ffmetadata({"title": "T=1; #x\\y"}, [("a=b", 0.0, 1.5)])
     assert text.startswith(";FFMETADATA1\n")
     assert "title=T\\=1\\; \\#x\\\\y" in text
     assert "[CHAPTER]\nTIMEBASE=1/1000\nSTART=0\nEND=1500\ntitle=a\\=b\n" in text

@@ -44,6 +44,7 @@ from voxflow.audio.limiter import GainPlan, calibrate, plan_gain, process
 from voxflow.audio.loudness import LevelMeter, Levels
 from voxflow.audio.probe import probe_audio_stream
 from voxflow.audio.subtitles import write_vtt
+from voxflow.audio.tags import chapter_tag_args
 from voxflow.audio.wavio import FULL_SCALE, WavSink, iter_int16, open_wav, read_format
 
 
@@ -229,9 +230,15 @@ def assemble_chapter(
     settings: AudioSettings,
     title: str | None = None,
     book_part: Path | None = None,
+    *,
+    tags: dict[str, str] | None = None,
+    cover: Path | None = None,
 ) -> ChapterAudio:
     """Write `out_dir/basename.{fmt}` and `out_dir/basename.vtt`, and the book's AAC part at
-    `book_part` when given, from the same pass; see the module doc for timing."""
+    `book_part` when given, from the same pass; see the module doc for timing.
+
+    `tags` (see `BookTags.chapter`) and the JPEG/PNG `cover` go into the chapter file only
+    (ID3v2.3 and APIC for MP3); the book's part gets its tags when the M4B is built."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     audio_path = out_dir / f"{basename}.{settings.format}"
@@ -243,7 +250,8 @@ def assemble_chapter(
         codec = encoder_args(
             settings.format, settings.encoded_rate(timeline.sample_rate), settings.mp3_bitrate
         )
-        outputs = [Output(audio_path, codec)]
+        extra_inputs, tag_args = chapter_tag_args(settings.format, tags, cover)
+        outputs = [Output(audio_path, [*tag_args, *codec], extra_inputs)]
         if book_part is not None:
             outputs.append(Output(book_part, [*aac_args(timeline.sample_rate), "-f", "ipod"]))
         plan, levels = _encode(raw, outputs, plan, settings, title)

@@ -10,6 +10,7 @@ from pathlib import Path
 from voxflow.audio.encode import BOOK_BITRATE, aac_args
 from voxflow.audio.errors import AudioError
 from voxflow.audio.probe import probe_duration
+from voxflow.audio.tags import BookTags, cover_input, cover_output_args
 from voxflow.audio.tools import binary, run
 
 
@@ -33,12 +34,10 @@ def _concat_line(path: Path) -> str:
     return f"file '{quoted}'\n"
 
 
-def ffmetadata(title: str, author: str | None, chapters: list[tuple[str, float, float]]) -> str:
+def ffmetadata(tags: dict[str, str], chapters: list[tuple[str, float, float]]) -> str:
     """An FFMETADATA1 document: book tags then one [CHAPTER] per (title, start_s, end_s)."""
-    lines = [";FFMETADATA1", f"title={_meta_escape(title)}", f"album={_meta_escape(title)}"]
-    if author:
-        lines += [f"artist={_meta_escape(author)}", f"album_artist={_meta_escape(author)}"]
-    lines.append("genre=Audiobook")
+    lines = [";FFMETADATA1"]
+    lines += [f"{name}={_meta_escape(value)}" for name, value in tags.items()]
     for name, start, end in chapters:
         lines += [
             "",
@@ -57,11 +56,17 @@ def build_m4b(
     *,
     title: str,
     author: str | None = None,
+    narrator: str | None = None,
+    year: str | None = None,
+    cover: Path | None = None,
     bitrate: str = BOOK_BITRATE,
     sample_rate: int | None = None,
     copy: bool = False,
 ) -> BookAudio:
     """Concatenate `(chapter title, audio file)` pairs into an AAC M4B; ffmpeg streams, no RAM.
+
+    Tags are `BookTags(title, author, narrator, year).book()` (MP4 has no narrator atom: the
+    voice goes in composer and comment); a JPEG/PNG `cover` becomes an attached picture.
 
     `sample_rate` (say the voice's own 22.05 kHz) makes the single-threaded AAC encode of the
     whole book about a quarter cheaper than at the chapters' 44.1 kHz, with nothing lost.
@@ -85,10 +90,12 @@ def build_m4b(
         listing = Path(tmp) / "concat.txt"
         listing.write_text("".join(_concat_line(p) for _, p in chapters), encoding="utf-8")
         meta = Path(tmp) / "chapters.txt"
-        meta.write_text(ffmetadata(title, author, marks), encoding="utf-8")
+        tags = BookTags(title, author, narrator, year).book()
+        meta.write_text(ffmetadata(tags, marks), encoding="utf-8")
         args = [binary("ffmpeg"), "-hide_banner", "-nostats", "-loglevel", "error", "-y"]
         args += ["-f", "concat", "-safe", "0", "-i", str(listing), "-i", str(meta)]
-        args += ["-map", "0:a", "-map_metadata", "1", "-map_chapters", "1"]
+        args += [*cover_input(cover), *cover_output_args(2, "m4b")] if cover else ["-map", "0:a"]
+        args += ["-map_metadata", "1", "-map_chapters", "1"]
         if copy:
             args += ["-c:a", "copy"]
         else:

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -54,10 +54,12 @@ def aac_args(sample_rate: int | None, bitrate: str = BOOK_BITRATE) -> list[str]:
 
 @dataclass(frozen=True)
 class Output:
-    """One file the encoder writes, with the ffmpeg codec arguments that make it."""
+    """One file the encoder writes, with the ffmpeg codec arguments that make it; `inputs` are
+    inputs read beside the stream (input 0), such as a cover image to attach."""
 
     path: Path
     args: list[str]
+    inputs: list[str] = field(default_factory=list)
 
 
 class _Feed:
@@ -71,7 +73,7 @@ class _Feed:
         self.output = output
         self.part = output.path.with_name(output.path.name + ".part")
         args = [binary("ffmpeg"), "-hide_banner", "-nostats", "-loglevel", "error", "-y"]
-        args += ["-f", "f32le", "-ar", str(input_rate), "-ac", "1", "-i", "pipe:0"]
+        args += ["-f", "f32le", "-ar", str(input_rate), "-ac", "1", "-i", "pipe:0", *output.inputs]
         args += [*(["-metadata", f"title={title}"] if title else []), *output.args, str(self.part)]
         self.stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(

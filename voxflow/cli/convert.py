@@ -52,6 +52,11 @@ def convert(
         "--include-front-matter",
         help="Narrate EPUB front and back matter (imprint, colophon, ...) skipped by default.",
     ),
+    cover: Path = typer.Option(
+        None,
+        "--cover",
+        help="JPEG or PNG cover for the M4B and MP3 chapters; replaces the document's own.",
+    ),
 ) -> None:
     """Convert a document to narrated audio, starting the embedded stack if none is running."""
     from voxflow.stack import LocalStack, temporal_answers, wait_for_worker
@@ -59,6 +64,8 @@ def convert(
     settings = get_settings()
     if format and format not in {"mp3", "wav", "ogg"}:
         raise typer.BadParameter("choose mp3, wav or ogg", param_hint="--format")
+    if cover is not None:
+        _check_cover(cover)
     if dispatch:
         if dispatch not in {"direct", "queue"}:
             raise typer.BadParameter("choose direct or queue", param_hint="--dispatch")
@@ -80,7 +87,7 @@ def convert(
                 _warn_without_inference_workers(settings, voice or settings.default_voice)
         try:
             state = asyncio.run(
-                _convert(settings, file, voice, format, out, stack, include_front_matter)
+                _convert(settings, file, voice, format, out, stack, include_front_matter, cover)
             )
         except KeyboardInterrupt:
             if embedded:
@@ -96,6 +103,17 @@ def convert(
             raise typer.Exit(130) from None
     if state != "done":
         raise typer.Exit(1)
+
+
+def _check_cover(cover: Path) -> None:
+    """Refuse a cover that is no JPEG or PNG before any stack starts: a usage error."""
+    from voxflow.cover import read_cover
+    from voxflow.errors import InputError
+
+    try:
+        read_cover(cover)
+    except InputError as error:
+        raise typer.BadParameter(str(error), param_hint="--cover") from None
 
 
 def _warn_without_inference_workers(settings: Settings, voice: str) -> None:
@@ -121,6 +139,7 @@ async def _convert(
     out: Path | None,
     stack: LocalStack | None,
     include_front_matter: bool = False,
+    cover: Path | None = None,
 ) -> str:
     from voxflow.conversion import connect, start_conversion, temporal_ui_link
     from voxflow.db import make_engine
@@ -134,6 +153,7 @@ async def _convert(
         output_format=fmt,
         client=client,
         include_front_matter=include_front_matter,
+        cover=cover,
     )
     console.print(
         f"[bold]{started.title}[/]: project {started.project_id}, {started.chapters} chapters, "

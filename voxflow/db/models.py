@@ -89,6 +89,12 @@ class Project(SQLModel, table=True):
     output_format: str = Field(default="mp3", sa_type=sa.String(16))
     # Narrate EPUB front and back matter (imprint, colophon, ...) that import skips by default.
     include_front_matter: bool = False
+    # Book metadata from the source (EPUB dc:creator, dc:date, dc:language; DOCX author), and
+    # the cover the files carry, the user's (`--cover`) or the source's.
+    author: str | None = Field(default=None, sa_type=sa.Text)
+    year: str | None = Field(default=None, sa_type=sa.String(4))
+    language: str | None = Field(default=None, sa_type=sa.String(35))
+    cover_key: str | None = Field(default=None, sa_type=sa.String(1024))
     state: ProjectState = Field(default=ProjectState.pending, sa_type=str_enum(ProjectState))
     chapter_count: int = 0
     segment_count: int = 0

@@ -105,6 +105,9 @@ def attach_document(session: Session, project: Project, document: Document) -> N
     project.source_format = document.source_format or project.source_format
     project.chapter_count = len(document.chapters)
     project.segment_count = sum(len(segments) for segments in segments_per_chapter)
+    project.author = document.metadata.author
+    project.year = document.metadata.year
+    project.language = document.metadata.language
     chapters = [
         Chapter(
             project_id=project.id,

@@ -12,6 +12,10 @@
   into; a document the navigation also names as body matter is never skipped by it.
   `include_front_matter=True` imports that front and back matter as chapters instead.
 - Every skipped spine document is listed in `RawDocument.skipped` with its reason.
+- Book metadata (`RawDocument.metadata`): authors from `dc:creator`, the year from the first
+  four digits of `dc:date`, `dc:language`, and the cover image (the EPUB 3 `cover-image`
+  item, else the EPUB 2 `<meta name="cover">`) when it is a JPEG or PNG within the size
+  limit; another cover (an SVG) is skipped with a logged warning, never an error.
 - A document's title is its first entry in the table of contents (EPUB 3 nav or NCX, as
   ebooklib reads it), else its first heading. A document with neither a TOC entry nor a
   heading continues the previous chapter (books split into several files per chapter),
@@ -31,6 +35,8 @@
 from __future__ import annotations
 
 import io
+import logging
+import re
 import warnings
 from collections import defaultdict
 from collections.abc import Iterator
@@ -42,7 +48,8 @@ import ebooklib
 from bs4 import BeautifulSoup, Comment, NavigableString, Tag, XMLParsedAsHTMLWarning
 from ebooklib import epub
 
-from voxflow.document import RawChapter, RawDocument, SkippedSection
+from voxflow.cover import cover_problem, image_type
+from voxflow.document import BookMetadata, RawChapter, RawDocument, SkippedSection
 from voxflow.errors import InputError
 from voxflow.importers._input import (
     is_nesting_error,
@@ -53,6 +60,8 @@ from voxflow.importers._input import (
 from voxflow.importers._outline import has_real_body
 from voxflow.text import normalize_text
 
+log = logging.getLogger("voxflow.importers.epub")
+_YEAR = re.compile(r"\d{4}")
 _BLOCKS = {
     "address", "article", "aside", "blockquote", "body", "caption", "center", "dd", "details",
     "div", "dl", "dt", "figcaption", "figure", "footer", "header", "hgroup", "li", "main",
@@ -381,7 +390,9 @@ def _parse_book(
     title = normalize_text(metadata[0][0]) if metadata and metadata[0][0] else None
     toc = _toc_titles(book.toc)
     marks = _navigation_marks(book)
-    raw = RawDocument(title=title or fallback_title, source_format="epub")
+    raw = RawDocument(
+        title=title or fallback_title, source_format="epub", metadata=_metadata(book, filename)
+    )
     last_role: str | None = None  # the front/back matter type of the last chapter's documents
     for idref, linear in book.spine:
         item = book.get_item_with_id(idref)
@@ -420,3 +431,55 @@ def _chapter(title: str, page: _Page) -> RawChapter:
 def _role_title(role: str | None) -> str:
     """A title from a structural type ("copyright-page" → "Copyright page"), else ""."""
     return role.replace("-", " ").capitalize() if role else ""
+
+
+def _dc(book: epub.EpubBook, name: str) -> list[str]:
+    """The non-empty values of one Dublin Core element, in OPF order."""
+    values = (normalize_text(value or "") for value, _ in book.get_metadata("DC", name))
+    return [value for value in values if value]
+
+
+def _metadata(book: epub.EpubBook, filename: str) -> BookMetadata:
+    """Authors, year, language and cover from the package document (see the module doc)."""
+    dates = _dc(book, "date")
+    year = dates[0][:4] if dates and _YEAR.match(dates[0]) else None
+    languages = _dc(book, "language")
+    cover = _cover_item(book)
+    data = _cover_bytes(cover, filename) if cover is not None else None
+    return BookMetadata(
+        author=", ".join(_dc(book, "creator")) or None,
+        year=year,
+        language=languages[0] if languages else None,
+        cover=data,
+        cover_type=image_type(data) if data else None,
+    )
+
+
+def _cover_item(book: epub.EpubBook) -> epub.EpubItem | None:
+    """The EPUB 3 `cover-image` manifest item, else the one EPUB 2 `<meta name="cover">` names."""
+    covers = list(book.get_items_of_type(ebooklib.ITEM_COVER))
+    if covers:
+        return covers[0]
+    # ebooklib files `<meta name="cover" content="id">` under "meta" with its attributes.
+    for _, attributes in book.get_metadata("OPF", "meta"):
+        if attributes.get("name") == "cover":
+            item = book.get_item_with_id(attributes.get("content", ""))
+            if item is not None:
+                return item
+    return None
+
+
+def _cover_bytes(item: epub.EpubItem, filename: str) -> bytes | None:
+    """The cover's bytes when MP4 and ID3 can carry them; otherwise None and a warning."""
+    data = item.get_content()
+    problem = cover_problem(data)
+    if problem is None:
+        return data
+    log.warning(
+        "%s: cover %s (%s) is not used: %s",
+        filename,
+        item.get_name(),
+        getattr(item, "media_type", "unknown type"),
+        problem,
+    )
+    return None

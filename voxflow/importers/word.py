@@ -19,7 +19,7 @@ import docx
 from docx.table import Table
 from docx.text.paragraph import Paragraph as DocxParagraph
 
-from voxflow.document import RawDocument
+from voxflow.document import BookMetadata, RawDocument
 from voxflow.errors import InputError
 from voxflow.importers._input import (
     is_nesting_error,
@@ -87,4 +87,7 @@ def _parse_document(document: docx.document.Document, fallback_title: str) -> Ra
             items.append(Heading(max(level, 1), text))
     if title is None:
         title = normalize_text(document.core_properties.title or "") or None
-    return assemble(items, title=title, fallback_title=fallback_title, source_format="docx")
+    raw = assemble(items, title=title, fallback_title=fallback_title, source_format="docx")
+    author = normalize_text(document.core_properties.author or "") or None
+    raw.metadata = BookMetadata(author=author)
+    return raw
