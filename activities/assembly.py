@@ -6,6 +6,7 @@ work; the work itself is `voxflow/assembly.py`, these only read and write the da
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import BinaryIO
@@ -15,11 +16,12 @@ from temporalio import activity
 from activities.heartbeats import beating_in_thread
 from activities.resources import Resources
 from voxflow import audio
-from voxflow.artifacts import ArtifactStore
+from voxflow.artifacts import ArtifactNotFound, ArtifactStore
 from voxflow.assembly import chapter_inputs, chapter_tags, load_cover, store_book, store_chapter
 from voxflow.contracts import AssembleInput, BookInput, BookResult, ChapterResult, JobTotals
 from voxflow.db import repository, session_scope
 from voxflow.db.models import Chapter, ChapterState, ProjectState
+from voxflow.naming import segment_words_key
 
 PAGE = 2000
 
@@ -100,7 +102,9 @@ class AssemblyActivities:
     def _segments(self, chapter_id: int) -> Iterator[audio.SegmentAudio]:
         store = self.resources.store
         for index, block_index, text, key in self._rows(chapter_id):
-            yield audio.SegmentAudio(index, block_index, text, _opener(store, key))
+            yield audio.SegmentAudio(
+                index, block_index, text, _opener(store, key), _word_loader(store, key)
+            )
 
     @activity.defn
     def build_book(self, input: BookInput) -> BookResult:
@@ -115,6 +119,7 @@ class AssemblyActivities:
             ]
             title, voice_name, fmt = project.title, project.voice, project.output_format
             author, year, cover_key = project.author, project.year, project.cover_key
+            language = project.language
         with beating_in_thread():
             stored = store_book(
                 self.resources.store,
@@ -126,6 +131,7 @@ class AssemblyActivities:
                 author=author,
                 year=year,
                 cover=load_cover(self.resources.store, cover_key),
+                language=language,
             )
         with session_scope(engine) as session:
             repository.set_project_state(
@@ -135,9 +141,22 @@ class AssemblyActivities:
                 duration_s=stored.duration_s,
                 book_key=stored.book_key,
                 manifest_key=stored.manifest_key,
+                read_along_key=stored.read_along_key,
             )
         return BookResult(stored.book_key, stored.manifest_key, stored.duration_s)
 
 
 def _opener(store: ArtifactStore, key: str) -> Callable[[], AbstractContextManager[BinaryIO]]:
     return lambda: store.open(key)
+
+
+def _word_loader(store: ArtifactStore, key: str) -> Callable[[], list | None]:
+    """The segment's stored word times (beside its audio), or None for voices without them."""
+
+    def load() -> list | None:
+        try:
+            return [tuple(word) for word in json.loads(store.get(segment_words_key(key)))]
+        except (ArtifactNotFound, ValueError):
+            return None
+
+    return load

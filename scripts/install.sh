@@ -13,6 +13,9 @@ apt_install() {
 missing=()
 command -v ffmpeg >/dev/null || missing+=(ffmpeg)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+# The read-along EPUB tests (tests/integration/test_epub3.py) validate with the W3C EPUBCheck;
+# Debian ships it as an executable jar, which voxflow.publishing runs with `java -jar`.
+[ -f /usr/share/java/epubcheck.jar ] || missing+=(epubcheck)
 # The web app's browser test drives Debian's Chromium (playwright never downloads a browser).
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 # The rendered-deployment test (tests/deploy/test_runs_as_rendered.py) runs each pod in its own

@@ -21,11 +21,12 @@ from voxflow.artifacts import ArtifactNotFound, ArtifactStore
 from voxflow.artifacts.transfer import download
 from voxflow.audio.tags import BookTags
 from voxflow.cover import Cover, as_cover
+from voxflow.publishing import build_read_along_epub
 from voxflow.registry import Voice
 
 log = logging.getLogger("voxflow.assembly")
 # Raise when the audio pipeline changes what it makes: stored chapters are then made again.
-ASSEMBLY_VERSION = 3  # 3: chapter files carry tags and the cover
+ASSEMBLY_VERSION = 4  # 3: chapter files carry tags and the cover; 4: word times
 
 
 @dataclass
@@ -44,6 +45,7 @@ class StoredBook:
     book_key: str
     manifest_key: str
     duration_s: float
+    read_along_key: str | None = None
 
 
 def narrator(voice: Voice) -> str:
@@ -185,9 +187,11 @@ def store_book(
     author: str | None = None,
     year: str | None = None,
     cover: Cover | None = None,
+    language: str | None = None,
 ) -> StoredBook:
     """Join the stored chapters' AAC parts, `(title, audio_key)` each, into the M4B and manifest;
-    the M4B is tagged with the book's metadata and the voice, and carries the cover."""
+    the M4B is tagged with the book's metadata and the voice, and carries the cover. The same
+    parts make the read-along EPUB 3 (`read_along`), which a failure leaves out, with a log."""
     entries = [json.loads(store.get(naming.chapter_entry_key(key))) for _, key in chapters]
     with tempfile.TemporaryDirectory(prefix="voxflow-book-") as tmp:
         parts = []
@@ -209,16 +213,49 @@ def store_book(
             copy=True,
         )
         store.put_file(book_key, book.path)
-    manifest = audio.book_manifest(
-        project_id=project_id,
-        title=title,
-        voice_model=voice.name,
-        voice_version=voice.version,
-        sample_rate=audio.AudioSettings(format=output_format).encoded_rate(voice.sample_rate),
-        entries=entries,
-        book=book,
-        audio_format=output_format,
-    )
+        manifest = audio.book_manifest(
+            project_id=project_id,
+            title=title,
+            voice_model=voice.name,
+            voice_version=voice.version,
+            sample_rate=audio.AudioSettings(format=output_format).encoded_rate(voice.sample_rate),
+            entries=entries,
+            book=book,
+            audio_format=output_format,
+        )
+        chapter_audio = {e["index"]: path for e, (_, path) in zip(entries, parts, strict=True)}
+        read_along_key = _store_read_along(
+            store, manifest, chapter_audio, Path(tmp), language=language, author=author
+        )
+    manifest["read_along"] = {"file": Path(read_along_key).name} if read_along_key else None
     manifest_key = naming.manifest_key(project_id)
     store.put(manifest_key, json.dumps(manifest, indent=2, ensure_ascii=False).encode())
-    return StoredBook(book_key, manifest_key, book.duration_s)
+    return StoredBook(book_key, manifest_key, book.duration_s, read_along_key)
+
+
+def _store_read_along(
+    store: ArtifactStore,
+    manifest: dict,
+    chapter_audio: dict[int, Path],
+    tmp: Path,
+    *,
+    language: str | None,
+    author: str | None,
+) -> str | None:
+    """The read-along EPUB 3 (text, media overlays, the chapters' AAC parts), stored; its key."""
+    title = manifest["project"]["title"]
+    key = naming.book_key(manifest["project"]["id"], title, "epub")
+    try:
+        epub = build_read_along_epub(
+            manifest,
+            chapter_audio,
+            tmp / Path(key).name,
+            title=title,
+            language=language or "en",
+            author=author,
+        )
+    except ValueError as error:
+        log.error("no read-along EPUB for %r: %s", title, error)
+        return None
+    store.put_file(key, epub)
+    return key

@@ -153,6 +153,7 @@ class ProjectDetail(ProjectSummary):
     temporal_url: str
     temporal: TemporalStatus
     book_url: str | None
+    read_along_url: str | None = None
     manifest_url: str | None
     events_url: str
     chapters: list[ChapterOut]
@@ -177,6 +178,7 @@ class ProjectDetail(ProjectSummary):
             temporal_url=temporal_ui_link(settings, workflow_id),
             temporal=temporal,
             book_url=f"{base}/book" if p.book_key else None,
+            read_along_url=f"{base}/read-along" if p.read_along_key else None,
             manifest_url=f"{base}/manifest" if p.manifest_key else None,
             events_url=f"{base}/events",
             chapters=[ChapterOut.of(settings, c) for c in view.chapters],

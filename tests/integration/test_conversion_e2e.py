@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from voxflow.artifacts import open_store
 from voxflow.conversion import connect
 from voxflow.db import make_engine, repository, session_scope
 from voxflow.naming import chapter_workflow_id
+from voxflow.publishing import run_epubcheck
 from voxflow.settings import Settings
 from workflows.chapter import ChapterWorkflow
 from workflows.project import ProjectWorkflow
@@ -78,6 +81,48 @@ async def test_sample_book_converts_end_to_end(sample_project, tmp_path):
     assert [m["start_s"] for m in markers] == pytest.approx(
         manifest["book"]["chapter_starts_s"], abs=0.05
     )
+    tags = _format_tags(book)
+    assert tags["genre"] == "Audiobook" and "joe" in tags["composer"]
+    assert tags["title"] == manifest["project"]["title"]
+    first = tmp_path / manifest["chapters"][0]["audio_file"]
+    assert _format_tags(first)["track"] == "1/3"
+
+
+async def test_every_word_is_timed_inside_its_sentence(sample_project):
+    """joe times each word (Piper's durations); the manifest places them in the chapter."""
+    settings, _, project_id = sample_project
+    manifest = json.loads(open_store(settings).get(f"projects/{project_id}/manifest.json"))
+    assert manifest["schema_version"] == 2
+    for segment in (s for c in manifest["chapters"] for s in c["segments"]):
+        words = segment["words"]
+        assert [w for w, _, _ in words] == segment["text"].split()
+        assert segment["start_s"] <= words[0][1] and words[-1][2] <= segment["end_s"]
+        assert all(a < b for _, a, b in words)
+
+
+async def test_the_read_along_epub_passes_epubcheck(sample_project, tmp_path):
+    """The book's EPUB 3 with media overlays, as built from the real conversion."""
+    settings, _, project_id = sample_project
+    store = open_store(settings)
+    manifest = json.loads(store.get(f"projects/{project_id}/manifest.json"))
+    epub = tmp_path / manifest["read_along"]["file"]
+    epub.write_bytes(store.get(f"projects/{project_id}/{epub.name}"))
+    report = run_epubcheck(epub)
+    assert report.ok, report.messages
+    with zipfile.ZipFile(epub) as archive:
+        smil = [n for n in archive.namelist() if n.endswith(".smil")]
+    assert len(smil) == len(manifest["chapters"])
+
+
+def _format_tags(path: Path) -> dict[str, str]:
+    """The container's tags as ffprobe reads them, lower-case names."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_format", "-of", "json", str(path)],
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
+    return {k.lower(): v for k, v in json.loads(out)["format"].get("tags", {}).items()}
 
 
 async def test_recorded_histories_replay_deterministically(sample_project):

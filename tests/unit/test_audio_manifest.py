@@ -42,7 +42,7 @@ def test_manifest_schema(tmp_path):
     )
     path = write_manifest(tmp_path / "out" / "manifest.json", manifest)
     data = json.loads(path.read_text(encoding="utf-8"))
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     assert data["project"] == {"id": 7, "title": "My Book"}
     assert data["voice"] == {"model": "joe", "version": "1.0"}
     assert data["sample_rate"] == 44100 and data["format"] == "mp3"
@@ -58,3 +58,23 @@ def test_manifest_schema(tmp_path):
     assert all(s["start_s"] < s["end_s"] for s in ch["segments"])
     assert data["book"] == {"file": "book.m4b", "duration_s": 12.346, "chapter_starts_s": [0.0]}
     assert not list((tmp_path / "out").glob("*.part"))
+
+
+def test_word_times_move_into_the_chapters_time(tmp_path):
+    """A segment's word times are placed at the segment's start and kept inside it."""
+    from tests.unit.test_audio_synth import segment, speechlike
+    from voxflow.audio import AudioSettings, assemble_chapter
+    from voxflow.audio.manifest import ManifestChapter, chapter_entry
+
+    first = segment(0, 0, speechlike(1.0, -20, seed=1))
+    second = segment(1, 0, speechlike(1.0, -20, seed=2))
+    first.words = lambda: [("One", 0.1, 0.4), ("two.", 0.5, 1.5)]  # runs past its end: clipped
+    chapter = assemble_chapter([first, second], tmp_path, "c", AudioSettings())
+    entry = chapter_entry(ManifestChapter(1, "C", chapter))
+    placed, plain = entry["segments"]
+    start, end = placed["start_s"], placed["end_s"]
+    assert placed["words"] == [
+        ["One", round(start + 0.1, 3), round(start + 0.4, 3)],
+        ["two.", round(start + 0.5, 3), end],
+    ]
+    assert "words" not in plain

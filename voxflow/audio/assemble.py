@@ -47,6 +47,8 @@ from voxflow.audio.subtitles import write_vtt
 from voxflow.audio.tags import chapter_tag_args
 from voxflow.audio.wavio import FULL_SCALE, WavSink, iter_int16, open_wav, read_format
 
+WordTimes = list[tuple[str, float, float]]  # (word, start_s, end_s)
+
 
 @dataclass
 class AudioSettings:
@@ -83,12 +85,14 @@ class AudioSettings:
 
 @dataclass
 class SegmentAudio:
-    """One synthesised sentence; `open()` yields a 16-bit PCM mono WAV file object."""
+    """One synthesised sentence; `open()` yields a 16-bit PCM mono WAV file object, `words()`
+    its words' times within it (None when the voice gave none)."""
 
     index: int
     block_index: int
     text: str
     open: Callable[[], AbstractContextManager[BinaryIO]]
+    words: Callable[[], WordTimes | None] | None = None
 
 
 @dataclass(slots=True)
@@ -98,6 +102,7 @@ class SegmentTime:
     end_s: float
     block_index: int = 0
     text: str = ""
+    words: WordTimes | None = None  # in the chapter's time, like start_s and end_s
 
 
 @dataclass
@@ -128,6 +133,14 @@ class _Timeline:
     frames: int
     times: list[SegmentTime]
     levels: Levels
+
+
+def _placed(segment: SegmentAudio, start_s: float, end_s: float) -> WordTimes | None:
+    """The segment's word times moved to where it sits in the chapter, kept inside it."""
+    words = segment.words() if segment.words is not None else None
+    if not words:
+        return None
+    return [(w, min(end_s, start_s + a), min(end_s, start_s + b)) for w, a, b in words]
 
 
 def _silence(sink: WavSink, meter: LevelMeter, seconds: float) -> None:
@@ -173,13 +186,15 @@ def _pass_one(segments: Iterable[SegmentAudio], raw: Path, settings: AudioSettin
                     sink.write(chunk)
                     meter.feed(chunk / FULL_SCALE)
                 rate = sink.sample_rate
+                start_s, end_s = start / rate, sink.frames / rate
                 times.append(
                     SegmentTime(
                         segment.index,
-                        start / rate,
-                        sink.frames / rate,
+                        start_s,
+                        end_s,
                         segment.block_index,
                         segment.text,
+                        _placed(segment, start_s, end_s),
                     )
                 )
             previous = segment

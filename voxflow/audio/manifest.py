@@ -1,12 +1,14 @@
 """`manifest.json`: the book's table of contents with every file, level and segment time.
 
-Schema (version 1); paths are relative to the manifest's folder so an output folder can move:
-{"schema_version": 1, "project": {"id", "title"}, "voice": {"model", "version"},
+Schema (version 2: segments may carry "words", which version 1 readers ignore); paths are
+relative to the manifest's folder so an output folder can move:
+{"schema_version": 2, "project": {"id", "title"}, "voice": {"model", "version"},
  "sample_rate", "format",
  "chapters": [{"index", "title", "audio_file", "subtitle_file", "duration_s",
                "loudness": {"lufs", "rms_db", "peak_db", "true_peak_db", "noise_floor_db",
                             "gain_db", "limited", "acx_passed", "acx_problems"},
-               "segments": [{"index", "block_index", "text", "start_s", "end_s"}]}],
+               "segments": [{"index", "block_index", "text", "start_s", "end_s",
+                             "words": [[word, start_s, end_s], ...] (voices that time words)}]}],
  "book": {"file", "duration_s", "chapter_starts_s"} | null}
 """
 
@@ -19,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voxflow import naming
-from voxflow.audio.assemble import ChapterAudio
+from voxflow.audio.assemble import ChapterAudio, SegmentTime
 from voxflow.audio.book import BookAudio
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def slugify(title: str, max_len: int = 60) -> str:
@@ -55,6 +57,19 @@ def _round(value: float, digits: int = 3) -> float | None:
     return round(value, digits) if value == value and abs(value) != float("inf") else None
 
 
+def _segment_entry(time: SegmentTime) -> dict:
+    entry = {
+        "index": time.index,
+        "block_index": time.block_index,
+        "text": time.text,
+        "start_s": _round(time.start_s),
+        "end_s": _round(time.end_s),
+    }
+    if time.words:
+        entry["words"] = [[w, _round(a), _round(b)] for w, a, b in time.words]
+    return entry
+
+
 def chapter_entry(chapter: ManifestChapter, base_dir: Path | None = None) -> dict:
     """One chapter's manifest entry: its files, levels, ACX verdict and segment times."""
     audio = chapter.audio
@@ -75,16 +90,7 @@ def chapter_entry(chapter: ManifestChapter, base_dir: Path | None = None) -> dic
             "acx_passed": audio.acx.passed,
             "acx_problems": list(audio.acx.problems),
         },
-        "segments": [
-            {
-                "index": t.index,
-                "block_index": t.block_index,
-                "text": t.text,
-                "start_s": _round(t.start_s),
-                "end_s": _round(t.end_s),
-            }
-            for t in audio.segment_times
-        ],
+        "segments": [_segment_entry(t) for t in audio.segment_times],
     }
 
 

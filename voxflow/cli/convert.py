@@ -269,7 +269,7 @@ def export_outputs(settings: Settings, engine: Engine, project_id: int, folder: 
     project, chapters = _snapshot(engine, project_id)
     store = open_store(settings)
     keys = [k for c in chapters for k in (c.audio_key, c.subtitle_key) if k]
-    keys += [k for k in (project.book_key, project.manifest_key) if k]
+    keys += [k for k in (project.book_key, project.read_along_key, project.manifest_key) if k]
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for key in keys:

@@ -101,6 +101,7 @@ class Project(SQLModel, table=True):
     duration_s: float | None = None
     book_key: str | None = Field(default=None, sa_type=sa.String(1024))
     manifest_key: str | None = Field(default=None, sa_type=sa.String(1024))
+    read_along_key: str | None = Field(default=None, sa_type=sa.String(1024))  # EPUB 3
     error: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = _created()
     updated_at: datetime = _updated()

@@ -309,9 +309,15 @@ def set_project_state(
     duration_s: float | None = None,
     book_key: str | None = None,
     manifest_key: str | None = None,
+    read_along_key: str | None = None,
 ) -> Project:
     """Move a project to `state`; `error` is replaced (None clears it), outputs only set."""
-    outputs = {"duration_s": duration_s, "book_key": book_key, "manifest_key": manifest_key}
+    outputs = {
+        "duration_s": duration_s,
+        "book_key": book_key,
+        "manifest_key": manifest_key,
+        "read_along_key": read_along_key,
+    }
     return _move(session, get_project(session, project_id), state, error, outputs)
 
 

@@ -119,6 +119,15 @@ FILES = (
         attachment=True,
     ),
     FileRoute(
+        "read_along",
+        f"{PROJECT}/read-along",
+        project_at,
+        "read_along_key",
+        "The read-along EPUB 3: the text with media overlays of the chapters' audio",
+        ("application/epub+zip",),
+        attachment=True,
+    ),
+    FileRoute(
         "manifest",
         f"{PROJECT}/manifest",
         project_at,

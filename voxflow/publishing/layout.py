@@ -1,0 +1,53 @@
+"""Where each part of the read-along EPUB lives and what it is called: one place for each name."""
+
+from __future__ import annotations
+
+from pathlib import PurePosixPath
+
+CONTENT_DIR = "EPUB"  # everything but mimetype and META-INF lives under this folder
+PACKAGE_FILE = "package.opf"
+NAV_FILE = "nav.xhtml"
+CSS_FILE = "style.css"
+# The class a reading system puts on the sentence being read (media:active-class and the CSS).
+ACTIVE_CLASS = "-epub-media-overlay-active"
+
+# EPUB 3 core media types for audio; other formats must be converted first (e.g. the AAC part).
+AUDIO_MEDIA_TYPES = {".mp3": "audio/mpeg", ".m4a": "audio/mp4", ".mp4": "audio/mp4"}
+
+
+def span_id(segment_index: int) -> str:
+    """The id of a sentence's span, unique within its chapter file (segment indices are)."""
+    return f"s{segment_index}"
+
+
+def chapter_stem(chapter_index: int) -> str:
+    return f"chapter-{chapter_index:03d}"
+
+
+def xhtml_href(chapter_index: int) -> str:
+    return f"{chapter_stem(chapter_index)}.xhtml"
+
+
+def smil_href(chapter_index: int) -> str:
+    return f"{chapter_stem(chapter_index)}.smil"
+
+
+def audio_href(chapter_index: int, suffix: str) -> str:
+    return f"audio/{chapter_stem(chapter_index)}{suffix.lower()}"
+
+
+def xhtml_id(chapter_index: int) -> str:
+    return f"xhtml-{chapter_index:03d}"
+
+
+def smil_id(chapter_index: int) -> str:
+    return f"smil-{chapter_index:03d}"
+
+
+def audio_id(chapter_index: int) -> str:
+    return f"audio-{chapter_index:03d}"
+
+
+def zip_path(href: str) -> str:
+    """A package-relative href as its path inside the zip."""
+    return str(PurePosixPath(CONTENT_DIR) / href)
