@@ -43,6 +43,7 @@ class DocumentActivities:
                         project.source_name,
                         max_chars=voice.max_chars,
                         include_front_matter=project.include_front_matter,
+                        credits_voice=voice.name if project.acx_credits else None,
                     )
                 except VoxflowError as error:
                     raise ApplicationError(

@@ -22,6 +22,7 @@ from voxflow.artifacts.transfer import download
 from voxflow.audio.tags import BookTags
 from voxflow.cover import Cover, as_cover
 from voxflow.publishing import build_read_along_epub
+from voxflow.publishing.acx import acx_report_html
 from voxflow.registry import Voice
 
 log = logging.getLogger("voxflow.assembly")
@@ -228,6 +229,7 @@ def store_book(
             store, manifest, chapter_audio, Path(tmp), language=language, author=author
         )
     manifest["read_along"] = {"file": Path(read_along_key).name} if read_along_key else None
+    store.put(naming.acx_report_key(project_id), acx_report_html(manifest).encode())
     manifest_key = naming.manifest_key(project_id)
     store.put(manifest_key, json.dumps(manifest, indent=2, ensure_ascii=False).encode())
     return StoredBook(book_key, manifest_key, book.duration_s, read_along_key)

@@ -73,11 +73,13 @@ def create_project(
     store: ArtifactStore,
     include_front_matter: bool = False,
     cover: Cover | None = None,
+    acx_credits: bool = False,
 ) -> tuple[int, Document]:
     """Parse first (clear errors before anything is stored), then store the row and the source.
 
     The CLI and the web app both create projects here; the workflow imports the stored source.
-    A given `cover` is stored now and wins over the document's own at import.
+    A given `cover` is stored now and wins over the document's own at import. `acx_credits` adds
+    opening and closing credits chapters (voxflow.publishing.credits).
     """
     voice_info = load_registry(settings).get(voice)
     document = load_document_bytes(
@@ -86,6 +88,7 @@ def create_project(
         settings,
         max_chars=voice_info.max_chars,
         include_front_matter=include_front_matter,
+        credits_voice=voice_info.name if acx_credits else None,
     )
     name = Path(filename).name
     with session_scope(engine) as session:
@@ -98,6 +101,7 @@ def create_project(
             model_version=voice_info.version,
             output_format=output_format,
             include_front_matter=include_front_matter,
+            acx_credits=acx_credits,
         )
         project.segment_count = sum(len(c.segments) for c in document.chapters)
         project_id = project.id
@@ -149,6 +153,7 @@ async def start_conversion(
     client: Client | None = None,
     include_front_matter: bool = False,
     cover: Path | None = None,
+    acx_credits: bool = False,
 ) -> StartedConversion:
     """Convert the document at `path`; `cover`, a JPEG or PNG file, replaces the document's."""
     if not path.is_file():
@@ -164,6 +169,7 @@ async def start_conversion(
         client=client,
         include_front_matter=include_front_matter,
         cover=image,
+        acx_credits=acx_credits,
     )
 
 
@@ -177,6 +183,7 @@ async def start_conversion_bytes(
     client: Client | None = None,
     include_front_matter: bool = False,
     cover: Cover | None = None,
+    acx_credits: bool = False,
 ) -> StartedConversion:
     voice = voice or settings.default_voice
     output_format = output_format or settings.output_format
@@ -195,6 +202,7 @@ async def start_conversion_bytes(
             store=open_store(settings),
             include_front_matter=include_front_matter,
             cover=cover,
+            acx_credits=acx_credits,
         )
         handle = await start_project(
             settings, client, engine, project_id, voice=voice, output_format=output_format

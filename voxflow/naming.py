@@ -88,6 +88,11 @@ def book_key(project_id: int, slug: str, ext: str = "m4b") -> str:
     return f"projects/{project_id}/{slugify(slug)}.{ext.lstrip('.')}"
 
 
+def acx_report_key(project_id: int) -> str:
+    """`projects/{id}/acx-report.html`: the chapters' ACX figures as a readable page."""
+    return f"projects/{project_id}/acx-report.html"
+
+
 def source_key(project_id: int, filename: str) -> str:
     """`projects/{id}/source/{name}`: the uploaded document, kept so imports can be retried."""
     name = filename.replace("\\", "/").rsplit("/", 1)[-1]

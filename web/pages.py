@@ -120,12 +120,19 @@ async def new_project(
     voice: Annotated[str | None, Form(max_length=100)] = None,
     output_format: Annotated[OutputFormat | None, Form()] = None,
     include_front_matter: Annotated[bool, Form()] = False,
+    acx_credits: Annotated[bool, Form()] = False,
 ) -> Response:
     check_csrf_token(request, csrf)
     form = {"text": text or "", "text_format": text_format, "title": title or "", "voice": voice}
-    form.update(output_format=output_format, include_front_matter=include_front_matter)
+    form.update(
+        output_format=output_format,
+        include_front_matter=include_front_matter,
+        acx_credits=acx_credits,
+    )
     try:
-        document = DocumentForm(file, text, text_format, title, voice, include_front_matter)
+        document = DocumentForm(
+            file, text, text_format, title, voice, include_front_matter, acx_credits
+        )
         upload = await document.read(ctx)
         project_id, _ = await create_pending(ctx, upload, output_format)
     except VoxflowError as error:

@@ -11,6 +11,7 @@ import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -37,6 +38,9 @@ from voxflow.registry import load_registry
 from voxflow.settings import Settings
 from web.errors import Conflict, TooLarge, UnsupportedType
 from web.temporal import TemporalGateway
+
+if TYPE_CHECKING:
+    from web.uploads import Upload
 
 FINAL_STATES = {ProjectState.done, ProjectState.failed, ProjectState.cancelled}
 MAX_NAME = 120
@@ -69,13 +73,17 @@ def check_upload(settings: Settings, data: bytes, filename: str) -> None:
         raise UnsupportedType(str(error)) from error
 
 
-def parse_document(
-    settings: Settings, data: bytes, filename: str, voice: str, include_front_matter: bool = False
-) -> Document:
-    check_upload(settings, data, filename)
-    max_chars = load_registry(settings).get(voice).max_chars
+def parse_document(settings: Settings, upload: Upload) -> Document:
+    """The preview of what `create_pending` would import, with the same choices."""
+    check_upload(settings, upload.data, upload.filename)
+    voice = load_registry(settings).get(upload.voice)
     return load_document_bytes(
-        data, filename, settings, max_chars=max_chars, include_front_matter=include_front_matter
+        upload.data,
+        upload.filename,
+        settings,
+        max_chars=voice.max_chars,
+        include_front_matter=upload.include_front_matter,
+        credits_voice=voice.name if upload.acx_credits else None,
     )
 
 
@@ -117,6 +125,7 @@ def create_pending(
     voice: str,
     output_format: str,
     include_front_matter: bool = False,
+    acx_credits: bool = False,
 ) -> tuple[int, dict]:
     """The kernel's create_project after the upload checks, plus the stored parse preview."""
     check_upload(settings, data, filename)
@@ -129,6 +138,7 @@ def create_pending(
         engine=engine,
         store=store,
         include_front_matter=include_front_matter,
+        acx_credits=acx_credits,
     )
     preview = preview_of(document)
     store.put(preview_key(project_id), json.dumps(preview).encode())

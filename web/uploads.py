@@ -24,6 +24,7 @@ class Upload:
     filename: str
     voice: str
     include_front_matter: bool = False
+    acx_credits: bool = False
 
 
 @dataclass
@@ -36,13 +37,14 @@ class DocumentForm:
     title: str | None
     voice: str | None
     include_front_matter: bool = False
+    acx_credits: bool = False
 
     async def read(self, ctx: AppContext) -> Upload:
         """The uploaded file or the pasted text (exactly one), then the voice; else InputError."""
         data, filename = await self._document()
         name = self.voice or ctx.settings.default_voice
         voice = ctx.registry.get(name).name  # ConfigError names the voices
-        return Upload(data, filename, voice, self.include_front_matter)
+        return Upload(data, filename, voice, self.include_front_matter, self.acx_credits)
 
     async def _document(self) -> tuple[bytes, str]:
         has_file = self.file is not None and bool(self.file.filename)
@@ -71,4 +73,5 @@ async def create_pending(
         voice=upload.voice,
         output_format=output_format or ctx.settings.output_format,
         include_front_matter=upload.include_front_matter,
+        acx_credits=upload.acx_credits,
     )

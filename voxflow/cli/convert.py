@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -57,6 +58,12 @@ def convert(
         "--cover",
         help="JPEG or PNG cover for the M4B and MP3 chapters; replaces the document's own.",
     ),
+    acx: bool = typer.Option(
+        False,
+        "--acx",
+        help="ACX deliverable: narrate opening and closing credits as chapters of their own, "
+        "and write acx/ with the chapter files numbered in reading order and the ACX report.",
+    ),
 ) -> None:
     """Convert a document to narrated audio, starting the embedded stack if none is running."""
     from voxflow.stack import LocalStack, temporal_answers, wait_for_worker
@@ -86,9 +93,8 @@ def convert(
             if settings.dispatch == "queue":
                 _warn_without_inference_workers(settings, voice or settings.default_voice)
         try:
-            state = asyncio.run(
-                _convert(settings, file, voice, format, out, stack, include_front_matter, cover)
-            )
+            request = _Request(voice, format, out, include_front_matter, cover, acx)
+            state = asyncio.run(_convert(settings, file, request, stack))
         except KeyboardInterrupt:
             if embedded:
                 console.print(
@@ -131,15 +137,20 @@ def _warn_without_inference_workers(settings: Settings, voice: str) -> None:
         )
 
 
+@dataclass(frozen=True)
+class _Request:
+    """What the user asked of this conversion, besides the document."""
+
+    voice: str | None = None
+    fmt: str | None = None
+    out: Path | None = None
+    include_front_matter: bool = False
+    cover: Path | None = None
+    acx: bool = False
+
+
 async def _convert(
-    settings: Settings,
-    file: Path,
-    voice: str | None,
-    fmt: str | None,
-    out: Path | None,
-    stack: LocalStack | None,
-    include_front_matter: bool = False,
-    cover: Path | None = None,
+    settings: Settings, file: Path, request: _Request, stack: LocalStack | None
 ) -> str:
     from voxflow.conversion import connect, start_conversion, temporal_ui_link
     from voxflow.db import make_engine
@@ -149,11 +160,12 @@ async def _convert(
     started = await start_conversion(
         settings,
         file,
-        voice=voice,
-        output_format=fmt,
+        voice=request.voice,
+        output_format=request.fmt,
         client=client,
-        include_front_matter=include_front_matter,
-        cover=cover,
+        include_front_matter=request.include_front_matter,
+        cover=request.cover,
+        acx_credits=request.acx,
     )
     console.print(
         f"[bold]{started.title}[/]: project {started.project_id}, {started.chapters} chapters, "
@@ -169,7 +181,8 @@ async def _convert(
             client,
             started,
             state,
-            out or Path("voxflow-out") / f"{started.project_id}-{slugify(started.title)}",
+            request.out or Path("voxflow-out") / f"{started.project_id}-{slugify(started.title)}",
+            acx=request.acx,
         )
     finally:
         engine.dispose()
@@ -183,6 +196,7 @@ async def _report(
     started: StartedConversion,
     state: str,
     folder: Path,
+    acx: bool = False,
 ) -> None:
     """What the user needs once the conversion stopped: files, or which chapter to replay."""
     from voxflow.contracts import ProjectResult
@@ -195,7 +209,7 @@ async def _report(
             "audio store (unchanged sentences are never synthesised twice)"
         )
         files = await asyncio.to_thread(
-            export_outputs, settings, engine, started.project_id, folder
+            export_outputs, settings, engine, started.project_id, folder, acx
         )
         console.print(f"[green]Done.[/] {len(files)} files in [bold]{folder}[/]")
     elif state == "attention":
@@ -262,22 +276,40 @@ def _snapshot(engine: Engine, project_id: int):
         return project, chapters
 
 
-def export_outputs(settings: Settings, engine: Engine, project_id: int, folder: Path) -> list[Path]:
-    """Copy the chapter files, subtitles, book and manifest from the artifact store."""
+def export_outputs(
+    settings: Settings, engine: Engine, project_id: int, folder: Path, acx: bool = False
+) -> list[Path]:
+    """Copy the chapter files, subtitles, book, read-along EPUB, ACX report and manifest from
+    the artifact store; with `acx`, also `acx/`: the chapters named as ACX takes them, and the
+    report again, where a producer uploading them looks."""
     from voxflow.artifacts import open_store
+    from voxflow.naming import acx_report_key
 
     project, chapters = _snapshot(engine, project_id)
     store = open_store(settings)
     keys = [k for c in chapters for k in (c.audio_key, c.subtitle_key) if k]
     keys += [k for k in (project.book_key, project.read_along_key, project.manifest_key) if k]
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for key in keys:
-        target = folder / Path(key).name
+    report = acx_report_key(project_id)
+    keys += [report] if store.exists(report) else []
+    copies = [(key, folder / Path(key).name) for key in keys]
+    if acx and project.manifest_key:
+        copies += _acx_copies(store, project.manifest_key, chapters, folder / "acx")
+        copies += [(report, folder / "acx" / Path(report).name)] if report in keys else []
+    for key, target in copies:
+        target.parent.mkdir(parents=True, exist_ok=True)
         with store.open(key) as source, target.open("wb") as sink:
             shutil.copyfileobj(source, sink)
-        written.append(target)
-    return written
+    return [target for _, target in copies]
+
+
+def _acx_copies(store, manifest_key: str, chapters, acx_folder: Path) -> list[tuple[str, Path]]:
+    """Each chapter's audio key with its ACX-named file (`01_Opening_Credits.mp3`, ...)."""
+    import json
+
+    from voxflow.publishing.acx import acx_file_names
+
+    names = acx_file_names(json.loads(store.get(manifest_key)))
+    return [(c.audio_key, acx_folder / names[c.index]) for c in chapters if c.audio_key]
 
 
 def _print_attention(engine: Engine, project_id: int) -> None:

@@ -89,6 +89,8 @@ class Project(SQLModel, table=True):
     output_format: str = Field(default="mp3", sa_type=sa.String(16))
     # Narrate EPUB front and back matter (imprint, colophon, ...) that import skips by default.
     include_front_matter: bool = False
+    # ACX opening and closing credits as chapters of their own (voxflow.publishing.credits).
+    acx_credits: bool = False
     # Book metadata from the source (EPUB dc:creator, dc:date, dc:language; DOCX author), and
     # the cover the files carry, the user's (`--cover`) or the source's.
     author: str | None = Field(default=None, sa_type=sa.Text)

@@ -59,6 +59,7 @@ def create_project_shell(
     model_version: str = "",
     output_format: str = "mp3",
     include_front_matter: bool = False,
+    acx_credits: bool = False,
 ) -> Project:
     """A project whose document is imported later, by the workflow's import activity."""
     project = Project(
@@ -69,6 +70,7 @@ def create_project_shell(
         model_version=model_version,
         output_format=output_format,
         include_front_matter=include_front_matter,
+        acx_credits=acx_credits,
     )
     session.add(project)
     session.flush()

@@ -24,6 +24,7 @@ from voxflow.importers._input import (
     decode_text,
     format_for,
 )
+from voxflow.publishing.credits import with_credits
 from voxflow.settings import Settings, get_settings
 from voxflow.text import normalize_text
 
@@ -97,14 +98,19 @@ def load_document_bytes(
     max_chars: int | None = None,
     *,
     include_front_matter: bool = False,
+    credits_voice: str | None = None,
 ) -> Document:
-    """Import an upload held in memory (the web app's path); see the module docstring."""
+    """Import an upload held in memory (the web app's path); see the module docstring.
+
+    `credits_voice` adds ACX opening and closing credits naming that voice as the narrator."""
     settings = settings or get_settings()
     filename = Path(filename).name or "upload"
     check_size(filename, len(data), settings.max_upload_bytes)
     raw = parse_raw(
         data, filename, settings.max_inflated_bytes, include_front_matter=include_front_matter
     )
+    if credits_voice and raw.chapters:
+        raw = with_credits(raw, credits_voice)
     document = build_document(raw, max_chars or settings.max_chars)
     if not document.chapters:
         raise InputError(

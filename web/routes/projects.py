@@ -30,9 +30,12 @@ async def document_form(
     include_front_matter: Annotated[
         bool, Form(description="Narrate EPUB front and back matter skipped by default")
     ] = False,
+    acx_credits: Annotated[
+        bool, Form(description="Narrate ACX opening and closing credits as chapters of their own")
+    ] = False,
 ) -> DocumentForm:
     """The document fields of parse and create, declared (and documented) once."""
-    return DocumentForm(file, text, text_format, title, voice, include_front_matter)
+    return DocumentForm(file, text, text_format, title, voice, include_front_matter, acx_credits)
 
 
 Document = Annotated[DocumentForm, Depends(document_form)]
@@ -46,14 +49,7 @@ Document = Annotated[DocumentForm, Depends(document_form)]
 )
 async def parse(ctx: Ctx, form: Document) -> Preview:
     upload = await form.read(ctx)
-    document = await run_in_threadpool(
-        service.parse_document,
-        ctx.settings,
-        upload.data,
-        upload.filename,
-        upload.voice,
-        upload.include_front_matter,
-    )
+    document = await run_in_threadpool(service.parse_document, ctx.settings, upload)
     return Preview(**service.preview_of(document))
 
 
