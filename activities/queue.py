@@ -12,7 +12,8 @@ from temporalio import activity
 
 from activities.resources import Resources
 from voxflow.contracts import JobSpec, JobTotals
-from voxflow.db import repository, session_scope
+from voxflow.db import session_scope
+from voxflow.lexicon.store import spoken_rows
 from voxflow.naming import job_id
 from voxflow.outcomes import job_totals, record_outcomes
 from voxflow.queue.messages import JobMessage, JobSegment, encode_token
@@ -58,11 +59,9 @@ class QueueActivities:
         activity.raise_complete_async()
 
     def _load(self, job: JobSpec) -> list[tuple[int, int, str]]:
+        """The job's segments with the text the voice reads (the project's lexicon applied)."""
         with session_scope(self.resources.engine) as session:
-            rows = repository.list_segments(
-                session, job.chapter_id, offset=job.start, limit=job.end - job.start
-            )
-            return [(row.id, row.index, row.text) for row in rows]
+            return spoken_rows(session, job.project_id, job.chapter_id, job.start, job.end)
 
     def _all_stored(self, keys: list[str]) -> bool:
         return all(self.resources.store.exists(key) for key in keys)

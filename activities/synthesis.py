@@ -14,6 +14,7 @@ from voxflow.contracts import JobPlan, JobSpec, JobTotals, PlanRequest
 from voxflow.db import repository, session_scope
 from voxflow.inference import TransientInferenceError
 from voxflow.jobs import plan_jobs
+from voxflow.lexicon.store import spoken_rows
 from voxflow.outcomes import job_totals, record_attempts, record_outcomes
 from voxflow.synthesis import SegmentOutcome, SegmentWork, synthesize_through_outages
 
@@ -84,11 +85,10 @@ class SynthesisActivities:
         return job_totals(outcomes)
 
     def _load_work(self, job: JobSpec) -> list[SegmentWork]:
+        """The job's segments with the text the voice reads (the project's lexicon applied)."""
         with session_scope(self.resources.engine) as session:
-            rows = repository.list_segments(
-                session, job.chapter_id, offset=job.start, limit=job.end - job.start
-            )
-            return [SegmentWork(row.id, row.index, row.text) for row in rows]
+            rows = spoken_rows(session, job.project_id, job.chapter_id, job.start, job.end)
+        return [SegmentWork(segment_id, index, text) for segment_id, index, text in rows]
 
 
 class _OutcomeRecorder:

@@ -219,6 +219,36 @@ async def start_conversion_bytes(
     )
 
 
+RUNNING_STATES = {"importing", "running", "building", "attention"}
+
+
+async def rerender_project(
+    settings: Settings, client: Client, project_id: int
+) -> StartedConversion:
+    """Run a finished project's workflow again: segments whose spoken text is unchanged are
+    reused from the audio store, and chapters whose segments are unchanged keep their files,
+    so only what a lexicon or text change touched is synthesised and assembled again."""
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            project = repository.get_project(session, project_id)
+            state, voice, fmt = project.state.value, project.voice, project.output_format
+            title, chapters, segments = project.title, project.chapter_count, project.segment_count
+        if state in RUNNING_STATES:
+            raise InputError(
+                f"project {project_id} is {state}: wait for it to finish (voxflow status "
+                f"{project_id}) before rendering it again"
+            )
+        handle = await start_project(
+            settings, client, engine, project_id, voice=voice, output_format=fmt
+        )
+    finally:
+        engine.dispose()
+    return StartedConversion(
+        project_id, handle.id, handle.first_execution_run_id, title, chapters, segments
+    )
+
+
 def project_handle(client: Client, project_id: int) -> WorkflowHandle:
     return client.get_workflow_handle(project_workflow_id(project_id))
 

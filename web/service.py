@@ -21,7 +21,13 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from voxflow.artifacts import ArtifactNotFound, ArtifactStore
-from voxflow.conversion import create_project, project_handle, replay_chapter, start_project
+from voxflow.conversion import (
+    create_project,
+    project_handle,
+    replay_chapter,
+    rerender_project,
+    start_project,
+)
 from voxflow.db import repository, session_scope
 from voxflow.db.models import (
     Chapter,
@@ -248,6 +254,18 @@ async def cancel(
 
     await run_in_threadpool(record)
     return ActionResult(project_id, "cancelled", "conversion cancelled")
+
+
+async def rerender(settings: Settings, gateway: TemporalGateway, project_id: int) -> str:
+    """Run a finished project's workflow again (voxflow.conversion.rerender_project)."""
+    client = await gateway.client()
+    try:
+        started = await rerender_project(settings, client, project_id)
+    except InputError as error:
+        raise Conflict(str(error)) from error
+    except RPCError as error:
+        raise _unavailable_or(error, gateway) from error
+    return f"rendering project {project_id} again as {started.workflow_id}"
 
 
 async def replay(engine: Engine, gateway: TemporalGateway, project_id: int, index: int) -> str:

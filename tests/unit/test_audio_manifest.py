@@ -66,15 +66,16 @@ def test_word_times_move_into_the_chapters_time(tmp_path):
     from voxflow.audio import AudioSettings, assemble_chapter
     from voxflow.audio.manifest import ManifestChapter, chapter_entry
 
-    first = segment(0, 0, speechlike(1.0, -20, seed=1))
+    first = segment(0, 0, speechlike(1.0, -20, seed=1), text="Hermione waved.")
     second = segment(1, 0, speechlike(1.0, -20, seed=2))
-    first.words = lambda: [("One", 0.1, 0.4), ("two.", 0.5, 1.5)]  # runs past its end: clipped
+    # As the voice read it (a lexicon respelt the name); the last word runs past the end.
+    first.words = lambda: [("Her-my-oh-nee", 0.1, 0.4), ("waved.", 0.5, 1.5)]
     chapter = assemble_chapter([first, second], tmp_path, "c", AudioSettings())
     entry = chapter_entry(ManifestChapter(1, "C", chapter))
     placed, plain = entry["segments"]
     start, end = placed["start_s"], placed["end_s"]
     assert placed["words"] == [
-        ["One", round(start + 0.1, 3), round(start + 0.4, 3)],
-        ["two.", round(start + 0.5, 3), end],
+        ["Hermione", round(start + 0.1, 3), round(start + 0.4, 3)],
+        ["waved.", round(start + 0.5, 3), end],
     ]
     assert "words" not in plain

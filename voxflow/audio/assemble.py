@@ -136,10 +136,15 @@ class _Timeline:
 
 
 def _placed(segment: SegmentAudio, start_s: float, end_s: float) -> WordTimes | None:
-    """The segment's word times moved to where it sits in the chapter, kept inside it."""
+    """The segment's word times moved to where it sits in the chapter, kept inside it, and
+    named by the segment's own words when they pair one to one (a lexicon respelling changes
+    what the voice was given, not the text shown)."""
     words = segment.words() if segment.words is not None else None
     if not words:
         return None
+    shown = segment.text.split()
+    if len(shown) == len(words):
+        words = [(w, a, b) for w, (_, a, b) in zip(shown, words, strict=True)]
     return [(w, min(end_s, start_s + a), min(end_s, start_s + b)) for w, a, b in words]
 
 

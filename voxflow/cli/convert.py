@@ -6,9 +6,10 @@ import asyncio
 import contextlib
 import shutil
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -66,8 +67,6 @@ def convert(
     ),
 ) -> None:
     """Convert a document to narrated audio, starting the embedded stack if none is running."""
-    from voxflow.stack import LocalStack, temporal_answers, wait_for_worker
-
     settings = get_settings()
     if format and format not in {"mp3", "wav", "ogg"}:
         raise typer.BadParameter("choose mp3, wav or ogg", param_hint="--format")
@@ -77,6 +76,23 @@ def convert(
         if dispatch not in {"direct", "queue"}:
             raise typer.BadParameter("choose direct or queue", param_hint="--dispatch")
         settings = settings.model_copy(update={"dispatch": dispatch})
+    request = _Request(voice, format, out, include_front_matter, cover, acx)
+    state = run_on_stack(settings, voice, lambda stack: _convert(settings, file, request, stack))
+    if state != "done":
+        raise typer.Exit(1)
+
+
+def run_on_stack(
+    settings: Settings,
+    voice: str | None,
+    work: Callable[[LocalStack | None], Coroutine[Any, Any, str]],
+) -> str:
+    """Run `work` on the running stack, or on the embedded stack started for it; its state.
+
+    Ctrl-C says what happens to the conversion: saved in Temporal (embedded stack), or going on
+    in the running stack."""
+    from voxflow.stack import LocalStack, temporal_answers, wait_for_worker
+
     with contextlib.ExitStack() as exit_stack:
         embedded = not temporal_answers(settings)
         if embedded:
@@ -93,8 +109,7 @@ def convert(
             if settings.dispatch == "queue":
                 _warn_without_inference_workers(settings, voice or settings.default_voice)
         try:
-            request = _Request(voice, format, out, include_front_matter, cover, acx)
-            state = asyncio.run(_convert(settings, file, request, stack))
+            return asyncio.run(work(stack))
         except KeyboardInterrupt:
             if embedded:
                 console.print(
@@ -107,8 +122,6 @@ def convert(
                     "follow it with `voxflow status`."
                 )
             raise typer.Exit(130) from None
-    if state != "done":
-        raise typer.Exit(1)
 
 
 def _check_cover(cover: Path) -> None:
@@ -152,9 +165,7 @@ class _Request:
 async def _convert(
     settings: Settings, file: Path, request: _Request, stack: LocalStack | None
 ) -> str:
-    from voxflow.conversion import connect, start_conversion, temporal_ui_link
-    from voxflow.db import make_engine
-    from voxflow.naming import slugify
+    from voxflow.conversion import connect, start_conversion
 
     client = await connect(settings)
     started = await start_conversion(
@@ -171,19 +182,28 @@ async def _convert(
         f"[bold]{started.title}[/]: project {started.project_id}, {started.chapters} chapters, "
         f"{started.segments} segments"
     )
+    return await follow_and_export(settings, client, started, stack, request.out, request.acx)
+
+
+async def follow_and_export(
+    settings: Settings,
+    client: Client,
+    started: StartedConversion,
+    stack: LocalStack | None,
+    out: Path | None,
+    acx: bool = False,
+) -> str:
+    """Show progress until the conversion stops, then export its files (or say what to do)."""
+    from voxflow.conversion import temporal_ui_link
+    from voxflow.db import make_engine
+    from voxflow.naming import slugify
+
     console.print(f"Temporal UI: {temporal_ui_link(settings, started.workflow_id)}")
     engine = make_engine(settings.database_url)  # one engine for the polling and the export
     try:
         state = await _follow(engine, started.project_id, _StackWatch(settings, stack))
-        await _report(
-            settings,
-            engine,
-            client,
-            started,
-            state,
-            request.out or Path("voxflow-out") / f"{started.project_id}-{slugify(started.title)}",
-            acx=request.acx,
-        )
+        folder = out or Path("voxflow-out") / f"{started.project_id}-{slugify(started.title)}"
+        await _report(settings, engine, client, started, state, folder, acx=acx)
     finally:
         engine.dispose()
     return state

@@ -173,3 +173,28 @@ class Conversion(SQLModel, table=True):
     started_at: datetime = _created()
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     error: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class LexiconEntry(SQLModel, table=True):
+    """One pronunciation rule; `project_id` None is the lexicon shared by every project."""
+
+    __table_args__ = (
+        sa.Index(
+            "ix_lexiconentry_scope_term",
+            "project_id",
+            "term_key",
+            "case_sensitive",
+            unique=True,
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    project_id: int | None = Field(
+        default=None, foreign_key="project.id", ondelete="CASCADE", nullable=True
+    )
+    term: str = Field(sa_type=sa.String(200))
+    term_key: str = Field(sa_type=sa.String(200))  # the term, case-folded unless case-sensitive
+    replacement: str = Field(sa_type=sa.String(400))
+    kind: str = Field(default="respell", sa_type=sa.String(16))
+    case_sensitive: bool = False
+    created_at: datetime = _created()

@@ -1,0 +1,62 @@
+"""A lexicon entry re-renders exactly the segments it touches, on the real stack: Temporal dev
+server, worker, TorchServe and the joe voice. Other segments are reused from the audio store
+and other chapters keep their files."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.helpers.conversions import book, convert, project_result, snapshot
+from tests.plugins.temporal import make_settings, running_worker
+from voxflow.artifacts import open_store
+from voxflow.conversion import connect, rerender_project
+from voxflow.db import make_engine, session_scope
+from voxflow.lexicon import Entry, Lexicon
+from voxflow.lexicon import store as lexicon_store
+from voxflow.registry import load_registry
+from voxflow.synthesis import audio_key_for
+
+pytestmark = pytest.mark.integration
+# Sentence n talks about NOUNS[n % 9]: "anchor" (n = 3) is in chapters One and Two only.
+CHAPTERS = {"One": 5, "Two": 4, "Three": 3}
+
+
+async def test_an_entry_rerenders_only_the_segments_with_its_word(
+    tmp_path, temporal_address, torchserve
+):
+    settings = make_settings(tmp_path, temporal_address, torchserve)
+    async with running_worker(settings):
+        client = await connect(settings)
+        started = time.monotonic()
+        project_id = await convert(settings, book(CHAPTERS), "harbour.md", client)
+        first_s = time.monotonic() - started
+        _, chapters, _ = snapshot(settings, project_id)
+        store = open_store(settings)
+        before = {i: store.get(c.audio_key) for i, c in chapters.items()}
+
+        entry = Entry("anchor", "ankker")
+        engine = make_engine(settings.database_url)
+        with session_scope(engine) as session:
+            touched = lexicon_store.touched_by(session, project_id, [entry], shared=False)
+            lexicon_store.put(session, project_id, [entry])
+        engine.dispose()
+        assert [(t.chapter_index, t.segment_index) for t in touched] == [(1, 3), (2, 3)]
+
+        started = time.monotonic()
+        run = await rerender_project(settings, client, project_id)
+        result = await project_result(client, run.workflow_id)
+        again_s = time.monotonic() - started
+
+    assert (result.state, result.synthesized, result.reused) == ("done", 2, 10)
+    _, chapters, segments = snapshot(settings, project_id)
+    voice = load_registry(settings).get("joe")
+    spoken = Lexicon([entry])
+    for index in (1, 2):
+        row = segments[index][3]
+        assert row.audio_key == audio_key_for(voice, spoken.apply(row.text))
+        assert "ankker" in spoken.apply(row.text) and "anchor" in row.text
+        assert store.get(chapters[index].audio_key) != before[index]
+    assert store.get(chapters[3].audio_key) == before[3], "an untouched chapter keeps its file"
+    print(f"first conversion {first_s:.1f} s, re-render {again_s:.1f} s")

@@ -1,0 +1,199 @@
+"""`voxflow lexicon ...` and `voxflow rerender`: fix how words are read, then render again.
+
+A lexicon change shows which segments it touches before it is applied; `rerender` (or
+`--render`) runs the project's workflow again, which synthesises only those segments and
+assembles only their chapters.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from voxflow.cli.app import app
+from voxflow.cli.convert import follow_and_export, run_on_stack
+from voxflow.errors import InputError
+from voxflow.settings import Settings, get_settings
+
+console = Console()
+lexicon_app = typer.Typer(help="Pronunciation lexicons: shared, and one per project.")
+app.add_typer(lexicon_app, name="lexicon")
+SHOWN = 20  # touched segments listed before "and N more"
+
+ProjectOption = typer.Option(
+    None, "--project", "-p", help="Project id; the shared lexicon when omitted."
+)
+
+
+@contextlib.contextmanager
+def _session(settings: Settings) -> Iterator:
+    from voxflow.db import make_engine, migrate, session_scope
+
+    migrate(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _entry(term: str, replacement: str, phonemes: bool, case_sensitive: bool):
+    from voxflow.lexicon import Entry, Kind
+
+    kind = Kind.phonemes if phonemes else Kind.respell
+    return Entry(term.strip(), replacement.strip(), kind, case_sensitive)
+
+
+def _show_touched(session, project: int | None, added: list) -> int:
+    """Print the segments a change touches (count and the first few); how many in all."""
+    from voxflow.db import repository
+    from voxflow.lexicon import store as lexicon_store
+
+    ids = [project] if project is not None else [p.id for p in repository.list_projects(session)]
+    total = 0
+    for project_id in ids:
+        touched = lexicon_store.touched_by(session, project_id, added, shared=project is None)
+        total += len(touched)
+        console.print(f"project {project_id}: touches {len(touched)} segments")
+        for t in touched[:SHOWN]:
+            where = f"chapter {t.chapter_index} segment {t.segment_index}"
+            console.print(f"  {where}: {t.spoken_after}", highlight=False)
+        if len(touched) > SHOWN:
+            console.print(f"  … and {len(touched) - SHOWN} more")
+    return total
+
+
+@lexicon_app.command("list")
+def list_entries(project: int = ProjectOption) -> None:
+    """The entries of one lexicon."""
+    from voxflow.lexicon import store as lexicon_store
+
+    with _session(get_settings()) as session:
+        rows = lexicon_store.entries(session, project)
+    table = Table(title="shared lexicon" if project is None else f"project {project} lexicon")
+    for column in ("term", "replacement", "kind", "case"):
+        table.add_column(column)
+    for e in rows:
+        case = "exact" if e.case_sensitive else "any"
+        table.add_row(e.term, e.replacement, e.kind.value, case)
+    console.print(table)
+
+
+@lexicon_app.command("preview")
+def preview(
+    term: str = typer.Argument(..., help="Word or phrase, matched as whole words."),
+    replacement: str = typer.Argument(..., help="Respelling, or phonemes with --phonemes."),
+    project: int = ProjectOption,
+    phonemes: bool = typer.Option(False, "--phonemes", help="REPLACEMENT is eSpeak IPA."),
+    case_sensitive: bool = typer.Option(False, "--case-sensitive", help="Match exact case."),
+) -> None:
+    """Show which segments an entry would touch, without adding it."""
+    with _session(get_settings()) as session:
+        _show_touched(session, project, [_entry(term, replacement, phonemes, case_sensitive)])
+
+
+@lexicon_app.command("add")
+def add(
+    term: str = typer.Argument(..., help="Word or phrase, matched as whole words."),
+    replacement: str = typer.Argument(..., help="Respelling, or phonemes with --phonemes."),
+    project: int = ProjectOption,
+    phonemes: bool = typer.Option(False, "--phonemes", help="REPLACEMENT is eSpeak IPA."),
+    case_sensitive: bool = typer.Option(False, "--case-sensitive", help="Match exact case."),
+    render: bool = typer.Option(False, "--render", help="Re-render the project at once."),
+) -> None:
+    """Add (or replace) an entry, after showing the segments it touches."""
+    _apply(project, [_entry(term, replacement, phonemes, case_sensitive)], render)
+
+
+@lexicon_app.command("import")
+def import_file(
+    file: Path = typer.Argument(..., help="A W3C PLS (.pls, .xml) or CSV (.csv) lexicon."),
+    project: int = ProjectOption,
+    render: bool = typer.Option(False, "--render", help="Re-render the project at once."),
+) -> None:
+    """Add every entry of a PLS or CSV file, after showing the segments they touch."""
+    from voxflow.lexicon import from_csv, from_pls
+
+    if not file.is_file():
+        raise InputError(f"{file} does not exist or is not a file")
+    reader = from_csv if file.suffix.lower() == ".csv" else from_pls
+    _apply(project, reader(file.read_bytes(), file.name), render)
+
+
+@lexicon_app.command("export")
+def export_file(
+    file: Path = typer.Argument(..., help="Where to write: .pls for PLS, .csv for CSV."),
+    project: int = ProjectOption,
+) -> None:
+    """Write one lexicon as PLS (what Polly and Azure take) or CSV."""
+    from voxflow.lexicon import store as lexicon_store
+    from voxflow.lexicon import to_csv, to_pls
+
+    with _session(get_settings()) as session:
+        rows = lexicon_store.entries(session, project)
+    data = to_csv(rows).encode() if file.suffix.lower() == ".csv" else to_pls(rows)
+    file.write_bytes(data)
+    console.print(f"{len(rows)} entries written to {file}")
+
+
+@lexicon_app.command("remove")
+def remove(
+    term: str = typer.Argument(..., help="The term to remove."),
+    project: int = ProjectOption,
+) -> None:
+    """Remove a term from one lexicon; re-render to hear the voice's own reading again."""
+    from voxflow.lexicon import store as lexicon_store
+
+    with _session(get_settings()) as session:
+        count = lexicon_store.remove(session, project, term)
+    console.print(f"removed {count} entr{'y' if count == 1 else 'ies'} for {term!r}")
+
+
+def _apply(project: int | None, entries: list, render: bool) -> None:
+    from voxflow.lexicon import store as lexicon_store
+
+    settings = get_settings()
+    with _session(settings) as session:
+        if project is not None:
+            from voxflow.db import repository
+
+            repository.get_project(session, project)  # a clear error for an unknown id
+        touched = _show_touched(session, project, entries)
+        lexicon_store.put(session, project, entries)
+    console.print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} saved")
+    if project is None or not touched:
+        return
+    if render:
+        _rerender(settings, project, None, False)
+    else:
+        console.print(f"re-render the {touched} segments with: voxflow rerender {project}")
+
+
+@app.command()
+def rerender(
+    project: int = typer.Argument(..., help="Project id."),
+    out: Path = typer.Option(None, "--out", "-o", help="Folder for the audiobook files."),
+    acx: bool = typer.Option(False, "--acx", help="Also write acx/ (see convert --acx)."),
+) -> None:
+    """Render a finished project again: only segments whose spoken text changed are
+    synthesised, and only their chapters are assembled again."""
+    _rerender(get_settings(), project, out, acx)
+
+
+def _rerender(settings: Settings, project: int, out: Path | None, acx: bool) -> None:
+    from voxflow.conversion import connect, rerender_project
+
+    async def work(stack) -> str:
+        client = await connect(settings)
+        started = await rerender_project(settings, client, project)
+        console.print(f"[bold]{started.title}[/]: project {project}, rendering again")
+        return await follow_and_export(settings, client, started, stack, out, acx)
+
+    if run_on_stack(settings, None, work) != "done":
+        raise typer.Exit(1)
