@@ -19,6 +19,8 @@ from voxflow.conversion import temporal_ui_link
 from voxflow.db import repository, session_scope
 from voxflow.db.models import SegmentStatus
 from voxflow.errors import VoxflowError
+from voxflow.lexicon import Entry, Kind
+from voxflow.lexicon import store as lexicon_store
 from voxflow.naming import project_workflow_id
 from web import queries, service
 from web.deps import (
@@ -238,6 +240,65 @@ def _project_form(action: Callable[..., Awaitable[object]]) -> Callable[..., Awa
     return endpoint
 
 
+@router.get("/projects/{project_id}/lexicon", response_class=HTMLResponse)
+async def lexicon_page(request: Request, ctx: Ctx, project_id: ProjectId) -> HTMLResponse:
+    return await _lexicon(request, ctx, project_id)
+
+
+@router.post("/projects/{project_id}/lexicon", response_class=HTMLResponse)
+async def lexicon_form(
+    request: Request,
+    ctx: Ctx,
+    project_id: ProjectId,
+    term: Annotated[str, Form(max_length=200)],
+    replacement: Annotated[str, Form(max_length=400)],
+    csrf: CsrfField = None,
+    phonemes: Annotated[bool, Form()] = False,
+    case_sensitive: Annotated[bool, Form()] = False,
+    action: Annotated[str, Form(pattern="^(preview|save)$")] = "preview",
+) -> HTMLResponse:
+    """Preview shows the segments an entry touches; save stores it and shows them again."""
+    check_csrf_token(request, csrf)
+    form = {"term": term, "replacement": replacement}
+    form.update(phonemes=phonemes, case_sensitive=case_sensitive)
+    kind = Kind.phonemes if phonemes else Kind.respell
+    entry = Entry(term.strip(), replacement.strip(), kind, case_sensitive)
+    if not entry.term or not entry.replacement:
+        return await _lexicon(request, ctx, project_id, form=form, error="Fill in both fields.")
+
+    def apply() -> list:
+        with session_scope(ctx.engine) as session:
+            touched = lexicon_store.touched_by(session, project_id, [entry], shared=False)
+            if action == "save":
+                lexicon_store.put(session, project_id, [entry])
+        return touched
+
+    touched = await run_in_threadpool(apply)
+    return await _lexicon(
+        request, ctx, project_id, form=form, preview=touched, saved=action == "save"
+    )
+
+
+async def _lexicon(request: Request, ctx: Ctx, project_id: int, **values) -> HTMLResponse:
+    def load():
+        with session_scope(ctx.engine) as session:
+            project = repository.get_project(session, project_id)
+            shared = lexicon_store.entries(session, None)
+            own = lexicon_store.entries(session, project_id)
+            session.expunge(project)
+        return project, [("project", e) for e in own] + [("shared", e) for e in shared]
+
+    project, entries = await run_in_threadpool(load)
+    values.setdefault("form", {})
+    values.setdefault("preview", None)
+    return await render(request, ctx, "lexicon.html", p=project, entries=entries, **values)
+
+
+async def _rerender(settings, engine, gateway, project_id: int) -> None:
+    await service.rerender(settings, gateway, project_id)
+
+
+router.post("/projects/{project_id}/rerender", name="rerender_form")(_project_form(_rerender))
 router.post("/projects/{project_id}/start", name="start_form")(_project_form(service.start))
 router.post("/projects/{project_id}/cancel", name="cancel_form")(_project_form(service.cancel))
 
