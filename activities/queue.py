@@ -13,7 +13,7 @@ from temporalio import activity
 from activities.resources import Resources
 from voxflow.contracts import JobSpec, JobTotals
 from voxflow.db import session_scope
-from voxflow.lexicon.store import spoken_rows
+from voxflow.lexicon.store import SpokenRow, spoken_rows
 from voxflow.naming import job_id
 from voxflow.outcomes import job_totals, record_outcomes
 from voxflow.queue.messages import JobMessage, JobSegment, encode_token
@@ -29,9 +29,10 @@ class QueueActivities:
         """Publish the job, or finish at once when every segment's audio already exists."""
         voice = self.resources.registry.get(job.voice)
         rows = await asyncio.to_thread(self._load, job)
+        # An approved segment keeps its locked audio: its key is given, so it is reused.
         keyed = [
-            (segment_id, index, text, audio_key_for(voice, text))
-            for segment_id, index, text in rows
+            (r.segment_id, r.index, r.text, r.approved_key or audio_key_for(voice, r.text))
+            for r in rows
         ]
         if await asyncio.to_thread(self._all_stored, [key for *_, key in keyed]):
             return await asyncio.to_thread(self._reuse, keyed)
@@ -58,7 +59,7 @@ class QueueActivities:
         await publisher.publish_job(message, pool=voice.pool)
         activity.raise_complete_async()
 
-    def _load(self, job: JobSpec) -> list[tuple[int, int, str]]:
+    def _load(self, job: JobSpec) -> list[SpokenRow]:
         """The job's segments with the text the voice reads (the project's lexicon applied)."""
         with session_scope(self.resources.engine) as session:
             return spoken_rows(session, job.project_id, job.chapter_id, job.start, job.end)

@@ -88,7 +88,8 @@ class SynthesisActivities:
         """The job's segments with the text the voice reads (the project's lexicon applied)."""
         with session_scope(self.resources.engine) as session:
             rows = spoken_rows(session, job.project_id, job.chapter_id, job.start, job.end)
-        return [SegmentWork(segment_id, index, text) for segment_id, index, text in rows]
+        # An approved segment keeps its locked audio: its key is given, so it is reused.
+        return [SegmentWork(r.segment_id, r.index, r.text, r.approved_key) for r in rows]
 
 
 class _OutcomeRecorder:

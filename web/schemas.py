@@ -197,6 +197,7 @@ class SegmentOut(BaseModel):
     start_s: float | None
     end_s: float | None
     audio_url: str | None
+    approved: bool = False
 
     @classmethod
     def of(cls, project_id: int, chapter_index: int, segment: Segment) -> SegmentOut:
@@ -208,6 +209,7 @@ class SegmentOut(BaseModel):
         same = ("index", "block_index", "text", "attempts", "duration_s", "start_s", "end_s")
         return cls(
             **same_named(segment, *same),
+            approved=segment.approved_key is not None,
             status=segment.status.value,
             error=segment.last_error,
             audio_url=url,

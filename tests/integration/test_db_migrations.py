@@ -30,7 +30,8 @@ def test_migrations_are_packaged():
     assert (MIGRATIONS_DIR / "versions" / "0004_read_along.py").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0005_acx_credits.py").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0006_lexicon.py").is_file()
-    assert head() == "0006"
+    assert (MIGRATIONS_DIR / "versions" / "0007_segment_approval.py").is_file()
+    assert head() == "0007"
 
 
 def test_migration_matches_models(database_url):

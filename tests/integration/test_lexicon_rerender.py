@@ -10,6 +10,7 @@ import pytest
 
 from tests.helpers.conversions import book, convert, project_result, snapshot
 from tests.plugins.temporal import make_settings, running_worker
+from voxflow import approval
 from voxflow.artifacts import open_store
 from voxflow.conversion import connect, rerender_project
 from voxflow.db import make_engine, session_scope
@@ -60,3 +61,36 @@ async def test_an_entry_rerenders_only_the_segments_with_its_word(
         assert store.get(chapters[index].audio_key) != before[index]
     assert store.get(chapters[3].audio_key) == before[3], "an untouched chapter keeps its file"
     print(f"first conversion {first_s:.1f} s, re-render {again_s:.1f} s")
+
+
+async def test_an_approved_segment_keeps_its_audio_through_later_changes(
+    tmp_path, temporal_address, torchserve
+):
+    settings = make_settings(tmp_path, temporal_address, torchserve)
+    async with running_worker(settings):
+        client = await connect(settings)
+        project_id = await convert(settings, book(CHAPTERS), "harbour.md", client)
+        _, _, segments = snapshot(settings, project_id)
+        locked = segments[1][3].audio_key
+        engine = make_engine(settings.database_url)
+        with session_scope(engine) as session:
+            approval.approve(session, project_id, 1, 3)
+            entry = Entry("anchor", "ankker")
+            touched = lexicon_store.touched_by(session, project_id, [entry], shared=False)
+            lexicon_store.put(session, project_id, [entry])
+        assert [(t.chapter_index, t.segment_index) for t in touched] == [(2, 3)]
+        run = await rerender_project(settings, client, project_id)
+        result = await project_result(client, run.workflow_id)
+        assert (result.state, result.synthesized) == ("done", 1)
+        _, _, segments = snapshot(settings, project_id)
+        assert segments[1][3].audio_key == locked, "approved: the lexicon did not reach it"
+        assert segments[2][3].audio_key != locked
+
+        with session_scope(engine) as session:
+            approval.unlock(session, project_id, 1, 3)
+        engine.dispose()
+        run = await rerender_project(settings, client, project_id)
+        result = await project_result(client, run.workflow_id)
+        _, _, segments = snapshot(settings, project_id)
+    assert (result.state, result.synthesized) == ("done", 1)
+    assert segments[1][3].audio_key != locked, "unlocked: the next render reads it anew"

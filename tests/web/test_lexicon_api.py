@@ -59,3 +59,15 @@ async def test_rerender_needs_temporal(client, web_settings):
     pid = seed_project(web_settings, {"Alpha": 2}, state=ProjectState.done)
     response = await client.post(f"/api/projects/{pid}/rerender")
     assert response.status_code == 503
+
+
+async def test_approve_and_unlock_a_segment(client, web_settings):
+    pid = seed_project(web_settings, {"Alpha": 3}, done={1: 2}, state=ProjectState.running)
+    base = f"/api/projects/{pid}/chapters/1/segments"
+    approved = await client.post(f"{base}/1/approve")
+    assert approved.status_code == 200 and approved.json()["approved"] is True
+    page = (await client.get(f"/api/projects/{pid}/chapters/1/segments")).json()
+    assert [s["approved"] for s in page["items"]] == [False, True, False]
+    assert (await client.post(f"{base}/1/unlock")).json()["approved"] is False
+    pending = await client.post(f"{base}/2/approve")
+    assert pending.status_code == 400 and "no audio yet" in pending.json()["detail"]

@@ -175,6 +175,40 @@ def _apply(project: int | None, entries: list, render: bool) -> None:
         console.print(f"re-render the {touched} segments with: voxflow rerender {project}")
 
 
+segment_app = typer.Typer(help="One segment: approve its take (lock it) or unlock it.")
+app.add_typer(segment_app, name="segment")
+
+
+def _approval(action, project: int, chapter: int, index: int, said: str) -> None:
+    with _session(get_settings()) as session:
+        action(session, project, chapter, index)
+    console.print(f"segment {index} of chapter {chapter} {said}")
+
+
+@segment_app.command("approve")
+def approve(
+    project: int = typer.Argument(..., help="Project id."),
+    chapter: int = typer.Argument(..., help="Chapter number."),
+    index: int = typer.Argument(..., help="Segment index within the chapter (from 0)."),
+) -> None:
+    """Approve a segment's take: later lexicon changes and re-renders leave its audio alone."""
+    from voxflow.approval import approve as lock
+
+    _approval(lock, project, chapter, index, "approved: its audio is locked")
+
+
+@segment_app.command("unlock")
+def unlock(
+    project: int = typer.Argument(..., help="Project id."),
+    chapter: int = typer.Argument(..., help="Chapter number."),
+    index: int = typer.Argument(..., help="Segment index within the chapter (from 0)."),
+) -> None:
+    """Unlock an approved segment: the next re-render reads it with the current lexicon."""
+    from voxflow.approval import unlock as release
+
+    _approval(release, project, chapter, index, "unlocked")
+
+
 @app.command()
 def rerender(
     project: int = typer.Argument(..., help="Project id."),

@@ -155,6 +155,9 @@ class Segment(SQLModel, table=True):
     duration_s: float | None = None
     start_s: float | None = None
     end_s: float | None = None
+    # Approved: the audio key frozen when the user approved this take. Later changes (lexicon,
+    # voice parameters, a re-render) never replace it until the segment is unlocked.
+    approved_key: str | None = Field(default=None, sa_type=sa.String(1024))
 
 
 class Conversion(SQLModel, table=True):

@@ -80,11 +80,12 @@ class Touched:
 
 
 def _project_segments(session: Session, project_id: int) -> Iterator[tuple[int, int, str]]:
-    """(chapter index, segment index, text) in reading order, a page at a time."""
+    """(chapter index, segment index, text) in reading order, a page at a time; approved
+    segments are left out, as no lexicon change reaches them."""
     statement = (
         select(Chapter.index, Segment.index, Segment.text)
         .join(Chapter, Chapter.id == Segment.chapter_id)
-        .where(Segment.project_id == project_id)
+        .where(Segment.project_id == project_id, Segment.approved_key.is_(None))
         .order_by(Chapter.index, Segment.index)
     )
     offset = 0
@@ -103,15 +104,25 @@ def touched(session: Session, project_id: int, before: Lexicon, after: Lexicon) 
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class SpokenRow:
+    """A job's segment as the voice reads it; `approved_key` is a locked take's audio."""
+
+    segment_id: int
+    index: int
+    text: str
+    approved_key: str | None
+
+
 def spoken_rows(
     session: Session, project_id: int, chapter_id: int, start: int, end: int
-) -> list[tuple[int, int, str]]:
-    """A job's segments as (id, index, text the voice reads): the lexicon applied."""
+) -> list[SpokenRow]:
+    """A job's segments with the text the voice reads (the lexicon applied)."""
     from voxflow.db import repository
 
     lexicon = project_lexicon(session, project_id)
     rows = repository.list_segments(session, chapter_id, offset=start, limit=end - start)
-    return [(row.id, row.index, lexicon.apply(row.text)) for row in rows]
+    return [SpokenRow(r.id, r.index, lexicon.apply(r.text), r.approved_key) for r in rows]
 
 
 def touched_by(

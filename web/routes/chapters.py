@@ -10,9 +10,9 @@ from voxflow.db import repository, session_scope
 from voxflow.db.models import SegmentStatus
 from voxflow.naming import chapter_workflow_id
 from web import queries, service
-from web.deps import MAX_ID, ChapterIndex, Ctx, ProjectId
+from web.deps import MAX_ID, ChapterIndex, Ctx, ProjectId, SegmentIndex
 from web.routes.common import ACTION, action_out, api_router
-from web.schemas import ActionOut, ChapterOut, SegmentList
+from web.schemas import ActionOut, ChapterOut, SegmentList, SegmentOut
 
 router = api_router()
 
@@ -65,3 +65,34 @@ async def replay_chapter(ctx: Ctx, project_id: ProjectId, index: ChapterIndex) -
     message = await service.replay(ctx.engine, ctx.gateway, project_id, index)
     workflow_id = chapter_workflow_id(project_id, index)
     return action_out(ctx, service.ActionResult(project_id, "running", message, workflow_id))
+
+
+def _set_approval(ctx: Ctx, project_id: int, index: int, segment: int, approved: bool):
+    from voxflow import approval
+
+    action = approval.approve if approved else approval.unlock
+    with session_scope(ctx.engine) as session:
+        row = action(session, project_id, index, segment)
+        return SegmentOut.of(project_id, index, row)
+
+
+@router.post(
+    "/projects/{project_id}/chapters/{index}/segments/{segment}/approve",
+    response_model=SegmentOut,
+    summary="Approve a segment's take: later changes and re-renders leave its audio alone",
+)
+def approve_segment(
+    ctx: Ctx, project_id: ProjectId, index: ChapterIndex, segment: SegmentIndex
+) -> SegmentOut:
+    return _set_approval(ctx, project_id, index, segment, True)
+
+
+@router.post(
+    "/projects/{project_id}/chapters/{index}/segments/{segment}/unlock",
+    response_model=SegmentOut,
+    summary="Unlock an approved segment: the next re-render may change its audio",
+)
+def unlock_segment(
+    ctx: Ctx, project_id: ProjectId, index: ChapterIndex, segment: SegmentIndex
+) -> SegmentOut:
+    return _set_approval(ctx, project_id, index, segment, False)
