@@ -31,7 +31,7 @@ class QueueActivities:
         rows = await asyncio.to_thread(self._load, job)
         # An approved segment keeps its locked audio: its key is given, so it is reused.
         keyed = [
-            (r.segment_id, r.index, r.text, r.approved_key or audio_key_for(voice, r.text))
+            (r.segment_id, r.index, r.text, r.approved_key or audio_key_for(voice, r.text, r.take))
             for r in rows
         ]
         if await asyncio.to_thread(self._all_stored, [key for *_, key in keyed]):

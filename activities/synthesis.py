@@ -89,7 +89,7 @@ class SynthesisActivities:
         with session_scope(self.resources.engine) as session:
             rows = spoken_rows(session, job.project_id, job.chapter_id, job.start, job.end)
         # An approved segment keeps its locked audio: its key is given, so it is reused.
-        return [SegmentWork(r.segment_id, r.index, r.text, r.approved_key) for r in rows]
+        return [SegmentWork(r.segment_id, r.index, r.text, r.approved_key, r.take) for r in rows]
 
 
 class _OutcomeRecorder:

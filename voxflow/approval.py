@@ -14,7 +14,8 @@ from voxflow.db.models import Segment, SegmentStatus
 from voxflow.errors import InputError
 
 
-def _segment(session: Session, project_id: int, chapter_index: int, index: int) -> Segment:
+def segment_at(session: Session, project_id: int, chapter_index: int, index: int) -> Segment:
+    """The segment at `index` of a chapter, or an InputError naming what is missing."""
     chapter = repository.get_chapter(session, project_id, chapter_index)
     rows = repository.list_segments(session, chapter.id, offset=index, limit=1)
     if not rows or rows[0].index != index:
@@ -24,7 +25,7 @@ def _segment(session: Session, project_id: int, chapter_index: int, index: int) 
 
 def approve(session: Session, project_id: int, chapter_index: int, index: int) -> Segment:
     """Lock the segment's current audio; only a synthesised segment can be approved."""
-    segment = _segment(session, project_id, chapter_index, index)
+    segment = segment_at(session, project_id, chapter_index, index)
     if segment.status != SegmentStatus.done or not segment.audio_key:
         raise InputError(
             f"segment {index} of chapter {chapter_index} has no audio yet: approve it once it "
@@ -38,7 +39,7 @@ def approve(session: Session, project_id: int, chapter_index: int, index: int) -
 
 def unlock(session: Session, project_id: int, chapter_index: int, index: int) -> Segment:
     """Let later changes render the segment again."""
-    segment = _segment(session, project_id, chapter_index, index)
+    segment = segment_at(session, project_id, chapter_index, index)
     segment.approved_key = None
     session.add(segment)
     session.flush()

@@ -21,23 +21,31 @@ def normalise_text(text: str) -> str:
     return _WHITESPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
 
 
-def segment_audio_hash(model: str, version: str, params: dict[str, Any], text: str) -> str:
-    """SHA-256 over canonical JSON of everything that changes the audio; params order-free."""
-    payload = {
+def segment_audio_hash(
+    model: str, version: str, params: dict[str, Any], text: str, take: int = 0
+) -> str:
+    """SHA-256 over canonical JSON of everything that changes the audio; params order-free.
+
+    `take` > 0 asks for another rendering of the same text (Piper is stochastic): a new key."""
+    payload: dict[str, Any] = {
         "model": model,
         "version": version,
         "params": params,
         "text": normalise_text(text),
     }
+    if take:
+        payload["take"] = take
     canonical = json.dumps(
         payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def segment_audio_key(model: str, version: str, params: dict[str, Any], text: str) -> str:
+def segment_audio_key(
+    model: str, version: str, params: dict[str, Any], text: str, take: int = 0
+) -> str:
     """`segments/{h[:2]}/{h}.wav`: the same sentence in the same voice is synthesised once."""
-    digest = segment_audio_hash(model, version, params, text)
+    digest = segment_audio_hash(model, version, params, text, take)
     return f"segments/{digest[:2]}/{digest}.wav"
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlmodel import Session
 
+from voxflow import takes
 from voxflow.contracts import JobTotals
 from voxflow.db import repository
 from voxflow.db.models import SegmentStatus
@@ -39,7 +40,8 @@ def record_attempts(session: Session, segment_ids: Sequence[int]) -> None:
 
 
 def record_outcomes(session: Session, outcomes: Sequence[SegmentOutcome]) -> None:
-    """Store each segment's status, duration, audio key and error (attempts are counted before)."""
+    """Store each segment's status, duration, audio key and error (attempts are counted before),
+    and each new rendering in the segment's take history."""
     repository.mark_segments(
         session,
         [
@@ -52,4 +54,8 @@ def record_outcomes(session: Session, outcomes: Sequence[SegmentOutcome]) -> Non
             )
             for o in outcomes
         ],
+    )
+    takes.record(
+        session,
+        [(o.segment_id, o.audio_key) for o in outcomes if o.status == "done" and not o.reused],
     )

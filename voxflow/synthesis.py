@@ -31,6 +31,7 @@ class SegmentWork:
     index: int
     text: str
     audio_key: str | None = None  # when the caller already computed it (queue messages carry it)
+    take: int = 0  # another rendering of the same text when > 0
 
 
 @dataclass
@@ -57,10 +58,10 @@ class Target:
         return cls(voice.name, voice.version, voice.params)
 
 
-def audio_key_for(target: Target | Voice, text: str) -> str:
+def audio_key_for(target: Target | Voice, text: str, take: int = 0) -> str:
     if isinstance(target, Voice):
         target = Target.of(target)
-    return segment_audio_key(target.model, target.version, target.params, text)
+    return segment_audio_key(target.model, target.version, target.params, text, take)
 
 
 def wav_duration(store: ArtifactStore, key: str) -> float:
@@ -149,7 +150,7 @@ async def synthesize_segments(
             on_outcome(outcome)
         return outcome
 
-    keys = [item.audio_key or audio_key_for(target, item.text) for item in work]
+    keys = [item.audio_key or audio_key_for(target, item.text, item.take) for item in work]
     found = await asyncio.gather(
         *(resolve(item, key) for item, key in zip(work, keys, strict=True)),
         return_exceptions=True,

@@ -31,7 +31,8 @@ def test_migrations_are_packaged():
     assert (MIGRATIONS_DIR / "versions" / "0005_acx_credits.py").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0006_lexicon.py").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0007_segment_approval.py").is_file()
-    assert head() == "0007"
+    assert (MIGRATIONS_DIR / "versions" / "0008_takes.py").is_file()
+    assert head() == "0008"
 
 
 def test_migration_matches_models(database_url):

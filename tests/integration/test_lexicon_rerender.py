@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers.conversions import book, convert, project_result, snapshot
 from tests.plugins.temporal import make_settings, running_worker
-from voxflow import approval
+from voxflow import approval, takes
 from voxflow.artifacts import open_store
 from voxflow.conversion import connect, rerender_project
 from voxflow.db import make_engine, session_scope
@@ -94,3 +94,41 @@ async def test_an_approved_segment_keeps_its_audio_through_later_changes(
         _, _, segments = snapshot(settings, project_id)
     assert (result.state, result.synthesized) == ("done", 1)
     assert segments[1][3].audio_key != locked, "unlocked: the next render reads it anew"
+
+
+async def test_edit_retake_and_go_back_to_a_take(tmp_path, temporal_address, torchserve):
+    """The studio loop on one sentence: edit it, render; ask for another take, render; go back
+    to the first take (locked), render: each render synthesises that segment at most."""
+    settings = make_settings(tmp_path, temporal_address, torchserve)
+    engine = make_engine(settings.database_url)
+
+    async def render() -> tuple:
+        run = await rerender_project(settings, client, project_id)
+        result = await project_result(client, run.workflow_id)
+        assert result.state == "done", result
+        return result.synthesized, snapshot(settings, project_id)[2][2][1]
+
+    async with running_worker(settings):
+        client = await connect(settings)
+        project_id = await convert(settings, book(CHAPTERS), "harbour.md", client)
+        original = snapshot(settings, project_id)[2][2][1].audio_key
+        with session_scope(engine) as session:
+            takes.edit(session, project_id, 2, 1, "Two sentence two talks about the lantern!", 400)
+        synthesized, edited = await render()
+        assert synthesized == 1 and edited.audio_key != original
+        assert edited.text == "Two sentence two talks about the lantern!"
+
+        with session_scope(engine) as session:
+            assert takes.retake(session, project_id, 2, 1).take == 1
+        synthesized, retaken = await render()
+        assert synthesized == 1 and retaken.audio_key not in {original, edited.audio_key}
+
+        with session_scope(engine) as session:
+            history = takes.history(session, project_id, 2, 1)
+            assert [t.audio_key for t in history] == [original, edited.audio_key, retaken.audio_key]
+            takes.use(session, project_id, 2, 1, 1)
+        synthesized, back = await render()
+    engine.dispose()
+    assert synthesized == 0, "the first take's audio is in the store: nothing to synthesise"
+    assert back.audio_key == back.approved_key == original
+    assert back.text == "Two sentence 2 talks about the lantern."

@@ -71,3 +71,19 @@ async def test_approve_and_unlock_a_segment(client, web_settings):
     assert (await client.post(f"{base}/1/unlock")).json()["approved"] is False
     pending = await client.post(f"{base}/2/approve")
     assert pending.status_code == 400 and "no audio yet" in pending.json()["detail"]
+
+
+async def test_edit_retake_and_takes_over_the_api(client, web_settings):
+    pid = seed_project(web_settings, {"Alpha": 3}, done={1: 3}, state=ProjectState.done)
+    base = f"/api/projects/{pid}/chapters/1/segments"
+    edited = await client.post(f"{base}/0/text", json={"text": "  Alpha, said   again. "})
+    assert edited.status_code == 200 and edited.json()["text"] == "Alpha, said again."
+    too_long = await client.post(f"{base}/0/text", json={"text": "word " * 100})
+    assert too_long.status_code == 400 and "at most 400" in too_long.json()["detail"]
+    assert (await client.get(f"{base}/1/takes")).json() == []
+    no_take = await client.post(f"{base}/1/takes/1/use")
+    assert no_take.status_code == 400 and "has 0 takes" in no_take.json()["detail"]
+    await client.post(f"{base}/2/approve")
+    locked = await client.post(f"{base}/2/retake")
+    assert locked.status_code == 400 and "unlock it" in locked.json()["detail"]
+    assert (await client.post(f"{base}/1/retake")).status_code == 200

@@ -209,6 +209,85 @@ def unlock(
     _approval(release, project, chapter, index, "unlocked")
 
 
+SegmentArgs = (
+    typer.Argument(..., help="Project id."),
+    typer.Argument(..., help="Chapter number."),
+    typer.Argument(..., help="Segment index within the chapter (from 0)."),
+)
+
+
+@segment_app.command("edit")
+def edit_text(
+    project: int = SegmentArgs[0],
+    chapter: int = SegmentArgs[1],
+    index: int = SegmentArgs[2],
+    text: str = typer.Argument(..., help="The sentence as it should be read."),
+) -> None:
+    """Change a segment's text; `voxflow rerender` then synthesises it and its chapter only."""
+    from voxflow import takes
+    from voxflow.db import repository
+    from voxflow.registry import load_registry
+
+    settings = get_settings()
+    with _session(settings) as session:
+        voice = load_registry(settings).get(repository.get_project(session, project).voice)
+        takes.edit(session, project, chapter, index, text, voice.max_chars)
+    console.print(
+        f"segment {index} of chapter {chapter} edited; render: voxflow rerender {project}"
+    )
+
+
+@segment_app.command("retake")
+def retake(
+    project: int = SegmentArgs[0], chapter: int = SegmentArgs[1], index: int = SegmentArgs[2]
+) -> None:
+    """Ask for another rendering of a segment (Piper reads a text a little differently each
+    time); `voxflow rerender` makes it."""
+    from voxflow import takes
+
+    with _session(get_settings()) as session:
+        segment = takes.retake(session, project, chapter, index)
+    console.print(f"segment {index} of chapter {chapter} will be read again as take {segment.take}")
+
+
+@segment_app.command("takes")
+def list_takes(
+    project: int = SegmentArgs[0], chapter: int = SegmentArgs[1], index: int = SegmentArgs[2]
+) -> None:
+    """The renderings a segment has had, numbered for `voxflow segment use`."""
+    from voxflow import takes
+    from voxflow.approval import segment_at
+
+    with _session(get_settings()) as session:
+        rows = takes.history(session, project, chapter, index)
+        current = segment_at(session, project, chapter, index).audio_key
+    table = Table(title=f"chapter {chapter}, segment {index}")
+    for column in ("#", "made", "text", "in use"):
+        table.add_column(column)
+    for number, take in enumerate(rows, start=1):
+        mark = "yes" if take.audio_key == current else ""
+        table.add_row(str(number), f"{take.created_at:%Y-%m-%d %H:%M}", take.text, mark)
+    console.print(table)
+
+
+@segment_app.command("use")
+def use_take(
+    project: int = SegmentArgs[0],
+    chapter: int = SegmentArgs[1],
+    index: int = SegmentArgs[2],
+    number: int = typer.Argument(..., help="Take number from `voxflow segment takes`."),
+) -> None:
+    """Go back to an earlier take: its text and audio, approved (locked) so renders keep it."""
+    from voxflow import takes
+
+    with _session(get_settings()) as session:
+        takes.use(session, project, chapter, index, number)
+    console.print(
+        f"segment {index} of chapter {chapter} uses take {number} (approved); "
+        f"render: voxflow rerender {project}"
+    )
+
+
 @app.command()
 def rerender(
     project: int = typer.Argument(..., help="Project id."),

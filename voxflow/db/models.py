@@ -158,6 +158,22 @@ class Segment(SQLModel, table=True):
     # Approved: the audio key frozen when the user approved this take. Later changes (lexicon,
     # voice parameters, a re-render) never replace it until the segment is unlocked.
     approved_key: str | None = Field(default=None, sa_type=sa.String(1024))
+    take: int = 0  # which rendering of the text is wanted: "render again" asks for the next
+
+
+class SegmentTake(SQLModel, table=True):
+    """A rendering a segment has had: its text and take number then, and its audio."""
+
+    __table_args__ = (
+        sa.Index("ix_segmenttake_segment_key", "segment_id", "audio_key", unique=True),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    segment_id: int = Field(foreign_key="segment.id", ondelete="CASCADE")
+    take: int = 0
+    text: str = Field(sa_type=sa.Text)
+    audio_key: str = Field(sa_type=sa.String(1024))
+    created_at: datetime = _created()
 
 
 class Conversion(SQLModel, table=True):

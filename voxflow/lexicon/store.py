@@ -112,6 +112,7 @@ class SpokenRow:
     index: int
     text: str
     approved_key: str | None
+    take: int = 0
 
 
 def spoken_rows(
@@ -122,7 +123,7 @@ def spoken_rows(
 
     lexicon = project_lexicon(session, project_id)
     rows = repository.list_segments(session, chapter_id, offset=start, limit=end - start)
-    return [SpokenRow(r.id, r.index, lexicon.apply(r.text), r.approved_key) for r in rows]
+    return [SpokenRow(r.id, r.index, lexicon.apply(r.text), r.approved_key, r.take) for r in rows]
 
 
 def touched_by(

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
+from fastapi import Path as PathParam
 from fastapi import Query
+from pydantic import BaseModel, Field
 
+from voxflow import takes
+from voxflow.approval import segment_at
 from voxflow.db import repository, session_scope
 from voxflow.db.models import SegmentStatus
 from voxflow.naming import chapter_workflow_id
@@ -96,3 +101,85 @@ def unlock_segment(
     ctx: Ctx, project_id: ProjectId, index: ChapterIndex, segment: SegmentIndex
 ) -> SegmentOut:
     return _set_approval(ctx, project_id, index, segment, False)
+
+
+class TextIn(BaseModel):
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class TakeOut(BaseModel):
+    number: int
+    take: int
+    text: str
+    created_at: datetime
+    in_use: bool
+
+
+def _segment_change(ctx: Ctx, project_id: int, index: int, change) -> SegmentOut:
+    with session_scope(ctx.engine) as session:
+        return SegmentOut.of(project_id, index, change(session))
+
+
+@router.post(
+    "/projects/{project_id}/chapters/{index}/segments/{segment}/text",
+    response_model=SegmentOut,
+    summary="Change a segment's text; the next rerender synthesises it and its chapter only",
+)
+def edit_segment(
+    ctx: Ctx, project_id: ProjectId, index: ChapterIndex, segment: SegmentIndex, body: TextIn
+) -> SegmentOut:
+    def change(session):
+        voice = ctx.registry.get(repository.get_project(session, project_id).voice)
+        return takes.edit(session, project_id, index, segment, body.text, voice.max_chars)
+
+    return _segment_change(ctx, project_id, index, change)
+
+
+@router.post(
+    "/projects/{project_id}/chapters/{index}/segments/{segment}/retake",
+    response_model=SegmentOut,
+    summary="Ask for another rendering of a segment at the next rerender",
+)
+def retake_segment(
+    ctx: Ctx, project_id: ProjectId, index: ChapterIndex, segment: SegmentIndex
+) -> SegmentOut:
+    return _segment_change(
+        ctx, project_id, index, lambda s: takes.retake(s, project_id, index, segment)
+    )
+
+
+@router.get(
+    "/projects/{project_id}/chapters/{index}/segments/{segment}/takes",
+    response_model=list[TakeOut],
+    summary="A segment's renderings, oldest first",
+)
+def segment_takes(
+    ctx: Ctx, project_id: ProjectId, index: ChapterIndex, segment: SegmentIndex
+) -> list[TakeOut]:
+    with session_scope(ctx.engine) as session:
+        rows = takes.history(session, project_id, index, segment)
+        current = segment_at(session, project_id, index, segment).audio_key
+        return [
+            TakeOut(
+                number=n, take=t.take, text=t.text, created_at=t.created_at,
+                in_use=t.audio_key == current,
+            )
+            for n, t in enumerate(rows, start=1)
+        ]  # fmt: skip
+
+
+@router.post(
+    "/projects/{project_id}/chapters/{index}/segments/{segment}/takes/{number}/use",
+    response_model=SegmentOut,
+    summary="Go back to an earlier take (approved, so renders keep it)",
+)
+def use_take(
+    ctx: Ctx,
+    project_id: ProjectId,
+    index: ChapterIndex,
+    segment: SegmentIndex,
+    number: Annotated[int, PathParam(ge=1, le=MAX_ID)],
+) -> SegmentOut:
+    return _segment_change(
+        ctx, project_id, index, lambda s: takes.use(s, project_id, index, segment, number)
+    )
