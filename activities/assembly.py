@@ -21,7 +21,7 @@ from voxflow.assembly import chapter_inputs, chapter_tags, load_cover, store_boo
 from voxflow.contracts import AssembleInput, BookInput, BookResult, ChapterResult, JobTotals
 from voxflow.db import repository, session_scope
 from voxflow.db.models import Chapter, ChapterState, ProjectState
-from voxflow.naming import segment_words_key
+from voxflow.naming import segment_words_key, source_key
 
 PAGE = 2000
 
@@ -120,6 +120,8 @@ class AssemblyActivities:
             title, voice_name, fmt = project.title, project.voice, project.output_format
             author, year, cover_key = project.author, project.year, project.cover_key
             language = project.language
+            source = source_key(project.id, project.source_name)
+            is_epub = project.source_format == "epub"
         with beating_in_thread():
             stored = store_book(
                 self.resources.store,
@@ -132,6 +134,7 @@ class AssemblyActivities:
                 year=year,
                 cover=load_cover(self.resources.store, cover_key),
                 language=language,
+                source_epub=self.resources.store.get(source) if is_epub else None,
             )
         with session_scope(engine) as session:
             repository.set_project_state(

@@ -189,10 +189,12 @@ def store_book(
     year: str | None = None,
     cover: Cover | None = None,
     language: str | None = None,
+    source_epub: bytes | None = None,
 ) -> StoredBook:
     """Join the stored chapters' AAC parts, `(title, audio_key)` each, into the M4B and manifest;
     the M4B is tagged with the book's metadata and the voice, and carries the cover. The same
-    parts make the read-along EPUB 3 (`read_along`), which a failure leaves out, with a log."""
+    parts make the read-along EPUB 3 (`read_along`; from `source_epub`'s own pages when the
+    book came as an EPUB), which a failure leaves out, with a log."""
     entries = [json.loads(store.get(naming.chapter_entry_key(key))) for _, key in chapters]
     with tempfile.TemporaryDirectory(prefix="voxflow-book-") as tmp:
         parts = []
@@ -226,7 +228,13 @@ def store_book(
         )
         chapter_audio = {e["index"]: path for e, (_, path) in zip(entries, parts, strict=True)}
         read_along_key = _store_read_along(
-            store, manifest, chapter_audio, Path(tmp), language=language, author=author
+            store,
+            manifest,
+            chapter_audio,
+            Path(tmp),
+            language=language,
+            author=author,
+            source_epub=source_epub,
         )
     manifest["read_along"] = {"file": Path(read_along_key).name} if read_along_key else None
     store.put(naming.acx_report_key(project_id), acx_report_html(manifest).encode())
@@ -243,6 +251,7 @@ def _store_read_along(
     *,
     language: str | None,
     author: str | None,
+    source_epub: bytes | None,
 ) -> str | None:
     """The read-along EPUB 3 (text, media overlays, the chapters' AAC parts), stored; its key."""
     title = manifest["project"]["title"]
@@ -255,6 +264,7 @@ def _store_read_along(
             title=title,
             language=language or "en",
             author=author,
+            source_epub=source_epub,
         )
     except ValueError as error:
         log.error("no read-along EPUB for %r: %s", title, error)

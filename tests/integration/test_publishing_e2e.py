@@ -130,7 +130,13 @@ async def test_the_read_along_epub_passes_epubcheck(published):
     report = run_epubcheck(epub)
     assert report.ok, report.messages
     with zipfile.ZipFile(epub) as archive:
-        assert sum(n.endswith(".smil") for n in archive.namelist()) == 14
+        names = archive.namelist()
+        story = archive.read("EPUB/source/epub/text/a-scandal-in-bohemia.xhtml").decode()
+    assert sum(n.endswith(".smil") for n in names) == 14
+    # The stories are the source's own pages (its markup and CSS kept), with sentence spans.
+    assert '<span id="s0">To Sherlock Holmes she is always the woman.</span>' in story, story
+    assert '<h2 epub:type="title">A Scandal in Bohemia</h2>' in story
+    assert any(n.startswith("EPUB/source/") and n.endswith(".css") for n in names)
 
 
 async def test_the_acx_folder_numbers_the_files_and_holds_the_report(published):

@@ -51,3 +51,24 @@ def audio_id(chapter_index: int) -> str:
 def zip_path(href: str) -> str:
     """A package-relative href as its path inside the zip."""
     return str(PurePosixPath(CONTENT_DIR) / href)
+
+
+# The read-along EPUB of an EPUB input (voxflow.publishing.source): the source's files keep
+# their zip paths under this folder, and its documents link this stylesheet (the active class
+# only, so the source's own styles stay as they are).
+SOURCE_DIR = "source"
+OVERLAY_CSS_FILE = "overlay.css"
+
+
+def page_xhtml_id(chapter_index: int, page: int) -> str:
+    """The id of a chapter's `page`-th source document (from 1; the first is `xhtml_id`)."""
+    return xhtml_id(chapter_index) + (f"-{page}" if page > 1 else "")
+
+
+def page_smil_id(chapter_index: int, page: int) -> str:
+    return smil_id(chapter_index) + (f"-{page}" if page > 1 else "")
+
+
+def page_smil_href(chapter_index: int, page: int) -> str:
+    suffix = f"-{page}" if page > 1 else ""
+    return f"{chapter_stem(chapter_index)}{suffix}.smil"

@@ -61,21 +61,74 @@ def container_xml() -> bytes:
     return etree.tostring(root, encoding="utf-8", xml_declaration=True, pretty_print=True)
 
 
+@dataclass(frozen=True)
+class ManifestItem:
+    """One file of the package, as its manifest lists it."""
+
+    id: str
+    href: str
+    media_type: str
+    properties: str = ""
+    media_overlay: str = ""
+
+
 def package_opf(chapters: Sequence[Chapter], meta: BookMetadata) -> bytes:
     """The package: metadata with overlay durations, every file in the manifest, the spine."""
+    items = [
+        ManifestItem("nav", NAV_FILE, "application/xhtml+xml", properties="nav"),
+        ManifestItem("css", CSS_FILE, "text/css"),
+    ]
+    for chapter in chapters:
+        index = chapter.index
+        items += [
+            ManifestItem(
+                xhtml_id(index),
+                xhtml_href(index),
+                "application/xhtml+xml",
+                media_overlay=smil_id(index),
+            ),
+            ManifestItem(smil_id(index), smil_href(index), "application/smil+xml"),
+            ManifestItem(
+                audio_id(index),
+                audio_href(index, chapter.audio_path.suffix),
+                chapter.audio_media_type,
+            ),
+        ]
+    spine = [xhtml_id(chapter.index) for chapter in chapters]
+    durations = [(smil_id(chapter.index), overlay_millis(chapter)) for chapter in chapters]
+    return package_document(items, spine, durations, meta)
+
+
+def package_document(
+    items: Sequence[ManifestItem],
+    spine: Sequence[str],
+    durations: Sequence[tuple[str, int]],
+    meta: BookMetadata,
+) -> bytes:
+    """A package of these files: `spine` lists content document ids in reading order,
+    `durations` each overlay's id and length in milliseconds."""
     package = etree.Element(f"{{{OPF_NS}}}package", nsmap={None: OPF_NS})
     package.set("version", "3.0")
     package.set("unique-identifier", BOOK_ID)
     package.set(XML_LANG, meta.language)
-    _metadata(package, chapters, meta)
-    _manifest(package, chapters)
-    spine = etree.SubElement(package, f"{{{OPF_NS}}}spine")
-    for chapter in chapters:
-        etree.SubElement(spine, f"{{{OPF_NS}}}itemref", idref=xhtml_id(chapter.index))
+    _metadata(package, durations, meta)
+    manifest = etree.SubElement(package, f"{{{OPF_NS}}}manifest")
+    for item in items:
+        attrs = {"id": item.id, "href": item.href, "media-type": item.media_type}
+        if item.properties:
+            attrs["properties"] = item.properties
+        if item.media_overlay:
+            attrs["media-overlay"] = item.media_overlay
+        etree.SubElement(manifest, f"{{{OPF_NS}}}item", attrs)
+    spine_element = etree.SubElement(package, f"{{{OPF_NS}}}spine")
+    for idref in spine:
+        etree.SubElement(spine_element, f"{{{OPF_NS}}}itemref", idref=idref)
     return etree.tostring(package, encoding="utf-8", xml_declaration=True, pretty_print=True)
 
 
-def _metadata(package: etree._Element, chapters: Sequence[Chapter], meta: BookMetadata) -> None:
+def _metadata(
+    package: etree._Element, durations: Sequence[tuple[str, int]], meta: BookMetadata
+) -> None:
     metadata = etree.SubElement(package, f"{{{OPF_NS}}}metadata", nsmap={"dc": DC_NS})
 
     def dc(name: str, text: str, **attrs: str) -> None:
@@ -93,26 +146,6 @@ def _metadata(package: etree._Element, chapters: Sequence[Chapter], meta: BookMe
     if meta.narrator:
         prop("media:narrator", meta.narrator)
     prop("media:active-class", ACTIVE_CLASS)
-    millis = [overlay_millis(chapter) for chapter in chapters]
-    for chapter, duration in zip(chapters, millis, strict=True):
-        prop("media:duration", clock_value(duration / 1000), refines=f"#{smil_id(chapter.index)}")
-    prop("media:duration", clock_value(sum(millis) / 1000))
-
-
-def _manifest(package: etree._Element, chapters: Sequence[Chapter]) -> None:
-    manifest = etree.SubElement(package, f"{{{OPF_NS}}}manifest")
-
-    def item(id_: str, href: str, media_type: str, **attrs: str) -> None:
-        etree.SubElement(
-            manifest, f"{{{OPF_NS}}}item", {"id": id_, "href": href, "media-type": media_type}
-        ).attrib.update(attrs)
-
-    item("nav", NAV_FILE, "application/xhtml+xml", properties="nav")
-    item("css", CSS_FILE, "text/css")
-    for chapter in chapters:
-        index = chapter.index
-        xhtml_attrs = {"media-overlay": smil_id(index)}
-        item(xhtml_id(index), xhtml_href(index), "application/xhtml+xml", **xhtml_attrs)
-        item(smil_id(index), smil_href(index), "application/smil+xml")
-        suffix = chapter.audio_path.suffix
-        item(audio_id(index), audio_href(index, suffix), chapter.audio_media_type)
+    for overlay_id, millis in durations:
+        prop("media:duration", clock_value(millis / 1000), refines=f"#{overlay_id}")
+    prop("media:duration", clock_value(sum(millis for _, millis in durations) / 1000))

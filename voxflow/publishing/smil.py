@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from lxml import etree
 
 from voxflow.publishing.layout import audio_href, span_id, xhtml_href
-from voxflow.publishing.model import Chapter
+from voxflow.publishing.model import Chapter, Sentence
 
 SMIL_NS = "http://www.w3.org/ns/SMIL"
 
@@ -31,14 +33,21 @@ def parse_clock_value(value: str) -> float:
 
 def chapter_smil(chapter: Chapter) -> bytes:
     """The chapter's overlay: one par per sentence, in reading order."""
+    ids = {sentence.index: span_id(sentence.index) for sentence in chapter.sentences}
+    audio_src = audio_href(chapter.index, chapter.audio_path.suffix)
+    return overlay_smil(xhtml_href(chapter.index), audio_src, chapter.sentences, ids)
+
+
+def overlay_smil(
+    text_href: str, audio_src: str, sentences: Sequence[Sentence], ids: Mapping[int, str]
+) -> bytes:
+    """An overlay for one content document: a par per sentence, pointing at `ids[index]`."""
     smil = etree.Element(f"{{{SMIL_NS}}}smil", nsmap={None: SMIL_NS})
     smil.set("version", "3.0")
     body = etree.SubElement(smil, f"{{{SMIL_NS}}}body")
-    text_href = xhtml_href(chapter.index)
-    audio_src = audio_href(chapter.index, chapter.audio_path.suffix)
-    for sentence in chapter.sentences:
+    for sentence in sentences:
         par = etree.SubElement(body, f"{{{SMIL_NS}}}par", id=f"par-{span_id(sentence.index)}")
-        etree.SubElement(par, f"{{{SMIL_NS}}}text", src=f"{text_href}#{span_id(sentence.index)}")
+        etree.SubElement(par, f"{{{SMIL_NS}}}text", src=f"{text_href}#{ids[sentence.index]}")
         etree.SubElement(
             par,
             f"{{{SMIL_NS}}}audio",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from lxml import etree
 
@@ -14,12 +14,13 @@ EPUB_NS = "http://www.idpf.org/2007/ops"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _NSMAP = {None: XHTML_NS, "epub": EPUB_NS}
 
+# The one rule the source's own documents get (their styles stay theirs).
+ACTIVE_RULE = f".{ACTIVE_CLASS} {{ background-color: #ffe680; color: #000; }}\n"
 STYLESHEET = f"""\
 body {{ font-family: serif; line-height: 1.5; margin: 0 5%; }}
 h1 {{ text-align: center; margin: 2em 0 1em; }}
 p {{ text-indent: 1.5em; margin: 0; }}
-.{ACTIVE_CLASS} {{ background-color: #ffe680; color: #000; }}
-"""
+{ACTIVE_RULE}"""
 
 
 def _x(tag: str) -> str:
@@ -60,8 +61,17 @@ def chapter_xhtml(chapter: Chapter, language: str) -> bytes:
     return _serialise(html)
 
 
-def nav_xhtml(chapters: Sequence[Chapter], title: str, language: str) -> bytes:
-    """The EPUB 3 navigation document: a toc nav listing every chapter."""
+def nav_xhtml(
+    chapters: Sequence[Chapter],
+    title: str,
+    language: str,
+    hrefs: Mapping[int, str] | None = None,
+) -> bytes:
+    """The EPUB 3 navigation document: a toc nav listing every chapter.
+
+    `hrefs` maps a chapter index to its first content document when that is not the generated
+    `xhtml_href` (the source's own document, in the read-along book of an EPUB input)."""
+    hrefs = hrefs or {}
     html, body = _document(title, language)
     nav = etree.SubElement(body, _x("nav"), id="toc")
     nav.set(f"{{{EPUB_NS}}}type", "toc")
@@ -69,5 +79,6 @@ def nav_xhtml(chapters: Sequence[Chapter], title: str, language: str) -> bytes:
     ol = etree.SubElement(nav, _x("ol"))
     for chapter in chapters:
         li = etree.SubElement(ol, _x("li"))
-        etree.SubElement(li, _x("a"), href=xhtml_href(chapter.index)).text = chapter.title
+        href = hrefs.get(chapter.index) or xhtml_href(chapter.index)
+        etree.SubElement(li, _x("a"), href=href).text = chapter.title
     return _serialise(html)
