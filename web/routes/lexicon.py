@@ -139,7 +139,15 @@ async def import_lexicon(
     return await run_in_threadpool(save)
 
 
-@router.get("/lexicon/export", summary="One lexicon as a PLS or CSV file")
+LEXICON_FILES = {
+    200: {
+        "description": "The lexicon file",
+        "content": {"application/pls+xml": {}, "text/csv": {}},
+    }
+}
+
+
+@router.get("/lexicon/export", summary="One lexicon as a PLS or CSV file", responses=LEXICON_FILES)
 def export_lexicon(
     ctx: Ctx, project_id: Scope = None, format: Annotated[str, Query(pattern="^(pls|csv)$")] = "pls"
 ) -> Response:
