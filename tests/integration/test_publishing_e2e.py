@@ -9,16 +9,14 @@ two sentences of its first paragraph so the run stays short; its structure is un
 from __future__ import annotations
 
 import base64
-import io
 import json
-import re
 import subprocess
 import zipfile
 from pathlib import Path
 
 import pytest
-from lxml import etree
 
+from bench.books import SHERLOCK, short_sherlock
 from tests.helpers.conversions import project_result
 from tests.plugins.temporal import make_settings, running_worker
 from voxflow.artifacts import open_store
@@ -28,40 +26,11 @@ from voxflow.cover import Cover
 from voxflow.db import make_engine
 from voxflow.publishing import run_epubcheck
 
-SHERLOCK = Path(__file__).parents[1] / "assets" / "standardebooks-sherlock-holmes.epub"
-XHTML = "{http://www.w3.org/1999/xhtml}"
 # A 1x1 PNG: the cover the user gives (the asset's own cover is an SVG, which is skipped).
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
 )
 pytestmark = pytest.mark.integration
-
-
-def _short_story(xhtml: bytes) -> bytes:
-    """The story's headings and the first two sentences of its first paragraph."""
-    root = etree.fromstring(xhtml)
-    paragraphs = list(root.iter(f"{XHTML}p"))
-    for extra in paragraphs[1:]:
-        extra.getparent().remove(extra)
-    first = paragraphs[0]
-    text = "".join(first.itertext())
-    for child in list(first):
-        first.remove(child)
-    first.text = " ".join(re.split(r"(?<=[.!?])\s+", text)[:2])
-    return etree.tostring(root, xml_declaration=True, encoding="utf-8")
-
-
-def _short_book() -> bytes:
-    source, out = zipfile.ZipFile(SHERLOCK), io.BytesIO()
-    front = {"titlepage", "imprint", "colophon", "uncopyright", "toc"}
-    with zipfile.ZipFile(out, "w") as book:
-        for item in source.infolist():
-            data = source.read(item)
-            if item.filename.startswith("epub/text/") and Path(item.filename).stem not in front:
-                data = _short_story(data)
-            kind = zipfile.ZIP_STORED if item.filename == "mimetype" else zipfile.ZIP_DEFLATED
-            book.writestr(item, data, compress_type=kind)
-    return out.getvalue()
 
 
 def _tags(path: Path) -> tuple[dict, list[dict]]:
@@ -85,7 +54,7 @@ async def published(tmp_path_factory, temporal_address, torchserve):
         client = await connect(settings)
         started = await start_conversion_bytes(
             settings,
-            _short_book(),
+            short_sherlock(sentences=2),
             SHERLOCK.name,
             client=client,
             cover=Cover(PNG, "image/png"),
