@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from tests.integration.test_db_migrations import head
 from voxflow.cli import app
 from voxflow.settings import get_settings
 
@@ -18,7 +19,7 @@ def test_db_upgrade_cli(sqlite_url, monkeypatch, tmp_path):
     finally:
         get_settings.cache_clear()
     assert result.exit_code == 0, result.output
-    assert "at revision 0001" in result.output
+    assert f"at revision {head()}" in result.output
     engine = sa.create_engine(sqlite_url)
     try:
         with engine.connect() as connection:
