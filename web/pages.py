@@ -267,11 +267,9 @@ async def lexicon_form(
         return await _lexicon(request, ctx, project_id, form=form, error="Fill in both fields.")
 
     def apply() -> list:
+        change = lexicon_store.save if action == "save" else lexicon_store.touched_by_change
         with session_scope(ctx.engine) as session:
-            touched = lexicon_store.touched_by(session, project_id, [entry], shared=False)
-            if action == "save":
-                lexicon_store.put(session, project_id, [entry])
-        return touched
+            return change(session, project_id, [entry])
 
     touched = await run_in_threadpool(apply)
     return await _lexicon(

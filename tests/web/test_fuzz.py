@@ -8,6 +8,8 @@ kept small so the run takes about a minute here.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -52,6 +54,20 @@ def fuzz_server(tmp_path_factory, temporal_address):
     with serve(create_app(config)) as base:
         yield base
     patch.undo()
+    # A generated valid rerender really starts project-N on the shared dev server; no worker
+    # serves this queue, so end those runs: later tests' projects reuse the same ids.
+    asyncio.run(_terminate_running(config))
+
+
+async def _terminate_running(config: Settings) -> None:
+    from voxflow.conversion import connect
+
+    client = await connect(config)
+    query = f"TaskQueue = '{config.temporal_task_queue}' AND ExecutionStatus = 'Running'"
+    async for execution in client.list_workflows(query):
+        await client.get_workflow_handle(execution.id, run_id=execution.run_id).terminate(
+            reason="the API fuzz test is over"
+        )
 
 
 @pytest.fixture(scope="module")

@@ -50,23 +50,16 @@ def _entry(term: str, replacement: str, phonemes: bool, case_sensitive: bool):
     return Entry(term.strip(), replacement.strip(), kind, case_sensitive)
 
 
-def _show_touched(session, project: int | None, added: list) -> int:
-    """Print the segments a change touches (count and the first few); how many in all."""
-    from voxflow.db import repository
-    from voxflow.lexicon import store as lexicon_store
-
-    ids = [project] if project is not None else [p.id for p in repository.list_projects(session)]
-    total = 0
-    for project_id in ids:
-        touched = lexicon_store.touched_by(session, project_id, added, shared=project is None)
-        total += len(touched)
-        console.print(f"project {project_id}: touches {len(touched)} segments")
-        for t in touched[:SHOWN]:
+def _show_touched(touched: list, projects: list[int]) -> None:
+    """Print, per project, how many segments a change touches and the first few."""
+    for project_id in projects:
+        found = [t for t in touched if t.project_id == project_id]
+        console.print(f"project {project_id}: touches {len(found)} segments")
+        for t in found[:SHOWN]:
             where = f"chapter {t.chapter_index} segment {t.segment_index}"
             console.print(f"  {where}: {t.spoken_after}", highlight=False)
-        if len(touched) > SHOWN:
-            console.print(f"  … and {len(touched) - SHOWN} more")
-    return total
+        if len(found) > SHOWN:
+            console.print(f"  … and {len(found) - SHOWN} more")
 
 
 @lexicon_app.command("list")
@@ -94,8 +87,12 @@ def preview(
     case_sensitive: bool = typer.Option(False, "--case-sensitive", help="Match exact case."),
 ) -> None:
     """Show which segments an entry would touch, without adding it."""
+    from voxflow.lexicon import store as lexicon_store
+
+    added = [_entry(term, replacement, phonemes, case_sensitive)]
     with _session(get_settings()) as session:
-        _show_touched(session, project, [_entry(term, replacement, phonemes, case_sensitive)])
+        projects = lexicon_store.reached(session, project)
+        _show_touched(lexicon_store.touched_by_change(session, project, added), projects)
 
 
 @lexicon_app.command("add")
@@ -160,19 +157,16 @@ def _apply(project: int | None, entries: list, render: bool) -> None:
 
     settings = get_settings()
     with _session(settings) as session:
-        if project is not None:
-            from voxflow.db import repository
-
-            repository.get_project(session, project)  # a clear error for an unknown id
-        touched = _show_touched(session, project, entries)
-        lexicon_store.put(session, project, entries)
+        projects = lexicon_store.reached(session, project)
+        touched = lexicon_store.save(session, project, entries)
+    _show_touched(touched, projects)
     console.print(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'} saved")
     if project is None or not touched:
         return
     if render:
         _rerender(settings, project, None, False)
     else:
-        console.print(f"re-render the {touched} segments with: voxflow rerender {project}")
+        console.print(f"re-render the {len(touched)} segments with: voxflow rerender {project}")
 
 
 segment_app = typer.Typer(help="One segment: approve its take (lock it) or unlock it.")

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from voxflow.db.models import Chapter, LexiconEntry, Segment
+from voxflow.db import repository
+from voxflow.db.models import Chapter, LexiconEntry, Project, Segment
 from voxflow.lexicon.entries import Entry, Kind, Lexicon, merged
 
 PAGE = 2000
@@ -72,6 +73,7 @@ def remove(session: Session, project_id: int | None, term: str) -> int:
 class Touched:
     """A segment whose spoken text a lexicon change alters."""
 
+    project_id: int
     chapter_index: int
     segment_index: int
     text: str
@@ -100,7 +102,7 @@ def touched(session: Session, project_id: int, before: Lexicon, after: Lexicon) 
     for chapter, index, text in _project_segments(session, project_id):
         old, new = before.apply(text), after.apply(text)
         if old != new:
-            found.append(Touched(chapter, index, text, old, new))
+            found.append(Touched(project_id, chapter, index, text, old, new))
     return found
 
 
@@ -119,8 +121,6 @@ def spoken_rows(
     session: Session, project_id: int, chapter_id: int, start: int, end: int
 ) -> list[SpokenRow]:
     """A job's segments with the text the voice reads (the lexicon applied)."""
-    from voxflow.db import repository
-
     lexicon = project_lexicon(session, project_id)
     rows = repository.list_segments(session, chapter_id, offset=start, limit=end - start)
     return [SpokenRow(r.id, r.index, lexicon.apply(r.text), r.approved_key, r.take) for r in rows]
@@ -135,3 +135,26 @@ def touched_by(
     before = Lexicon(merged(common, own))
     after = Lexicon(merged(common + added, own) if shared else merged(common, own + added))
     return touched(session, project_id, before, after)
+
+
+def reached(session: Session, scope: int | None) -> list[int]:
+    """The projects a lexicon reaches: its own (an unknown id is an error), or for the shared
+    lexicon (`scope` None) every project."""
+    if scope is not None:
+        return [repository.get_project(session, scope).id]
+    return list(session.exec(select(Project.id).order_by(Project.id)).all())
+
+
+def touched_by_change(session: Session, scope: int | None, added: list[Entry]) -> list[Touched]:
+    """What adding `added` to one lexicon would change, in every project it reaches."""
+    shared = scope is None
+    return [
+        t for pid in reached(session, scope) for t in touched_by(session, pid, added, shared=shared)
+    ]
+
+
+def save(session: Session, scope: int | None, added: list[Entry]) -> list[Touched]:
+    """Store entries in one lexicon; the segments they touch, found before they are stored."""
+    found = touched_by_change(session, scope, added)
+    put(session, scope, added)
+    return found

@@ -9,7 +9,7 @@ from fastapi import Path as PathParam
 from fastapi import Query
 from pydantic import BaseModel, Field
 
-from voxflow import takes
+from voxflow import approval, takes
 from voxflow.approval import segment_at
 from voxflow.db import repository, session_scope
 from voxflow.db.models import SegmentStatus
@@ -72,13 +72,10 @@ async def replay_chapter(ctx: Ctx, project_id: ProjectId, index: ChapterIndex) -
     return action_out(ctx, service.ActionResult(project_id, "running", message, workflow_id))
 
 
-def _set_approval(ctx: Ctx, project_id: int, index: int, segment: int, approved: bool):
-    from voxflow import approval
-
-    action = approval.approve if approved else approval.unlock
+def _segment_change(ctx: Ctx, project_id: int, index: int, change) -> SegmentOut:
+    """Apply a change to one segment in a transaction; the segment as it is after."""
     with session_scope(ctx.engine) as session:
-        row = action(session, project_id, index, segment)
-        return SegmentOut.of(project_id, index, row)
+        return SegmentOut.of(project_id, index, change(session))
 
 
 @router.post(
@@ -89,7 +86,9 @@ def _set_approval(ctx: Ctx, project_id: int, index: int, segment: int, approved:
 def approve_segment(
     ctx: Ctx, project_id: ProjectId, index: ChapterIndex, segment: SegmentIndex
 ) -> SegmentOut:
-    return _set_approval(ctx, project_id, index, segment, True)
+    return _segment_change(
+        ctx, project_id, index, lambda s: approval.approve(s, project_id, index, segment)
+    )
 
 
 @router.post(
@@ -100,7 +99,9 @@ def approve_segment(
 def unlock_segment(
     ctx: Ctx, project_id: ProjectId, index: ChapterIndex, segment: SegmentIndex
 ) -> SegmentOut:
-    return _set_approval(ctx, project_id, index, segment, False)
+    return _segment_change(
+        ctx, project_id, index, lambda s: approval.unlock(s, project_id, index, segment)
+    )
 
 
 class TextIn(BaseModel):
@@ -113,11 +114,6 @@ class TakeOut(BaseModel):
     text: str
     created_at: datetime
     in_use: bool
-
-
-def _segment_change(ctx: Ctx, project_id: int, index: int, change) -> SegmentOut:
-    with session_scope(ctx.engine) as session:
-        return SegmentOut.of(project_id, index, change(session))
 
 
 @router.post(

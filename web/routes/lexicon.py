@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from voxflow.db import repository, session_scope
+from voxflow.db import session_scope
 from voxflow.errors import InputError
 from voxflow.lexicon import Entry, Kind, from_csv, from_pls, to_csv, to_pls
 from voxflow.lexicon import store as lexicon_store
@@ -52,13 +52,11 @@ class PreviewOut(BaseModel):
     segments: list[TouchedOut]
 
 
-def _preview(session, project_id: int | None, entries: list[Entry]) -> PreviewOut:
-    ids = [project_id] if project_id else [p.id for p in repository.list_projects(session)]
-    found = []
-    for pid in ids:
-        if project_id:
-            repository.get_project(session, pid)  # 404 for an unknown project
-        found += lexicon_store.touched_by(session, pid, entries, shared=project_id is None)
+def _preview(session, project_id: int | None, entries: list[Entry], save: bool) -> PreviewOut:
+    """The segments the entries touch (and, with `save`, the entries stored); an unknown
+    project is a 404."""
+    change = lexicon_store.save if save else lexicon_store.touched_by_change
+    found = change(session, project_id, entries)
     shown = [TouchedOut(**_touched(t)) for t in found[:SHOWN]]
     return PreviewOut(touched=len(found), segments=shown)
 
@@ -95,7 +93,7 @@ def _fields(e: Entry) -> dict:
 )
 def preview_lexicon(ctx: Ctx, entries: list[EntryIn], project_id: Scope = None) -> PreviewOut:
     with session_scope(ctx.engine) as session:
-        return _preview(session, project_id, [e.entry() for e in entries])
+        return _preview(session, project_id, [e.entry() for e in entries], save=False)
 
 
 @router.put(
@@ -105,9 +103,7 @@ def preview_lexicon(ctx: Ctx, entries: list[EntryIn], project_id: Scope = None) 
 )
 def save_lexicon(ctx: Ctx, entries: list[EntryIn], project_id: Scope = None) -> PreviewOut:
     with session_scope(ctx.engine) as session:
-        preview = _preview(session, project_id, [e.entry() for e in entries])
-        lexicon_store.put(session, project_id, [e.entry() for e in entries])
-    return preview
+        return _preview(session, project_id, [e.entry() for e in entries], save=True)
 
 
 @router.delete("/lexicon/{term}", summary="Remove a term from one lexicon")
@@ -132,9 +128,7 @@ async def import_lexicon(
 
     def save() -> PreviewOut:
         with session_scope(ctx.engine) as session:
-            preview = _preview(session, project_id, entries)
-            lexicon_store.put(session, project_id, entries)
-        return preview
+            return _preview(session, project_id, entries, save=True)
 
     return await run_in_threadpool(save)
 
