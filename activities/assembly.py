@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from typing import BinaryIO
 
+from sqlmodel import Session
 from temporalio import activity
 
 from activities.heartbeats import beating_in_thread
@@ -22,6 +23,7 @@ from voxflow.contracts import AssembleInput, BookInput, BookResult, ChapterResul
 from voxflow.db import repository, session_scope
 from voxflow.db.models import Chapter, ChapterState, ProjectState
 from voxflow.naming import segment_words_key, source_key
+from voxflow.qa.publish import store_qa_report
 
 PAGE = 2000
 
@@ -119,7 +121,7 @@ class AssemblyActivities:
             ]
             title, voice_name, fmt = project.title, project.voice, project.output_format
             author, year, cover_key = project.author, project.year, project.cover_key
-            language = project.language
+            language, speech_qa = project.language, project.speech_qa
             source = source_key(project.id, project.source_name)
             is_epub = project.source_format == "epub"
         with beating_in_thread():
@@ -146,7 +148,27 @@ class AssemblyActivities:
                 manifest_key=stored.manifest_key,
                 read_along_key=stored.read_along_key,
             )
+            if speech_qa:
+                self._store_qa_report(session, input.project_id, title, stored.manifest_key)
         return BookResult(stored.book_key, stored.manifest_key, stored.duration_s)
+
+    def _store_qa_report(
+        self, session: Session, project_id: int, title: str, manifest_key: str
+    ) -> None:
+        """The speech QA report (HTML and JSON) beside the book."""
+        report = store_qa_report(
+            session,
+            self.resources.store,
+            project_id=project_id,
+            title=title,
+            chapters=list(repository.list_chapters(session, project_id)),
+            manifest=json.loads(self.resources.store.get(manifest_key)),
+            recognizer=self.resources.recognizer.name,
+        )
+        activity.logger.info(
+            "speech QA report: %d of %d checked segments flagged",
+            report["flagged_count"], report["segments"],
+        )  # fmt: skip
 
 
 def _opener(store: ArtifactStore, key: str) -> Callable[[], AbstractContextManager[BinaryIO]]:

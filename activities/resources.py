@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from voxflow.artifacts import ArtifactStore, open_store
 from voxflow.db.engine import make_engine
 from voxflow.inference import TorchServeClient
+from voxflow.qa import PocketsphinxRecognizer, Recognizer
 from voxflow.queue.broker import Publisher
 from voxflow.registry import Registry, load_registry
 from voxflow.settings import Settings
@@ -33,6 +34,11 @@ class Resources:
     @cached_property
     def registry(self) -> Registry:
         return load_registry(self.settings)
+
+    @cached_property
+    def recognizer(self) -> Recognizer:
+        """Speech QA's recogniser: one decoder per worker process, loaded on first use."""
+        return PocketsphinxRecognizer()
 
     def client(self) -> TorchServeClient:
         """One pooled HTTP client per worker, created inside the worker's event loop."""

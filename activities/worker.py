@@ -13,6 +13,7 @@ from activities.activity_log import ActivityLogging
 from activities.assembly import AssemblyActivities
 from activities.documents import DocumentActivities
 from activities.outages import WaitOutDatabase
+from activities.qa import QaActivities
 from activities.queue import QueueActivities
 from activities.resources import Resources
 from activities.synthesis import SynthesisActivities
@@ -30,6 +31,7 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
     synthesis = SynthesisActivities(resources)
     assembly = AssemblyActivities(resources)
     queue = QueueActivities(resources)
+    qa = QaActivities(resources)
     return Worker(
         client,
         task_queue=settings.temporal_task_queue,
@@ -40,6 +42,7 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
             synthesis.plan_chapter_jobs,
             synthesis.synthesize_job,
             queue.enqueue_job,
+            qa.check_chapter,
             assembly.assemble_chapter,
             assembly.build_book,
         ],

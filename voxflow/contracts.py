@@ -29,6 +29,10 @@ class ConversionOptions:
     heartbeat_timeout_s: float = 10.0
     job_timeout_s: float = 900.0
     queue_heartbeat_timeout_s: float = 300.0
+    # Speech QA after synthesis (voxflow.qa), and how many automatic retakes a flagged segment
+    # gets before its best take is kept.
+    speech_qa: bool = False
+    qa_retakes: int = 0
 
 
 @dataclass
@@ -117,6 +121,26 @@ class JobSpec:
 
 
 @dataclass
+class QaRequest:
+    """Check a chapter's new renderings with speech recognition; `max_retakes` per segment."""
+
+    project_id: int
+    chapter_id: int
+    chapter_index: int
+    max_retakes: int = 0
+
+
+@dataclass
+class QaVerdict:
+    """What a chapter's check found: segments checked now, flagged in the chapter, and the
+    indices of flagged segments given a new take to synthesise."""
+
+    checked: int
+    flagged: int
+    retakes: list[int] = field(default_factory=list)
+
+
+@dataclass
 class PlanRequest:
     """Ask for one page of a chapter's jobs, so no payload grows with the chapter's length."""
 
@@ -153,6 +177,8 @@ class ChapterResult:
     totals: JobTotals
     duration_s: float
     audio_key: str
+    qa: QaVerdict | None = None  # the last speech-QA pass, when the conversion runs one
+    retaken: int = 0  # segments synthesised again by automatic retakes
 
 
 @dataclass

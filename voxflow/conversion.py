@@ -19,7 +19,7 @@ from voxflow.artifacts import ArtifactStore, open_store
 from voxflow.contracts import ConversionOptions, ProjectInput
 from voxflow.cover import Cover, read_cover
 from voxflow.db import make_engine, migrate, repository, session_scope
-from voxflow.db.models import DispatchMode
+from voxflow.db.models import DispatchMode, Project
 from voxflow.document import Document
 from voxflow.errors import InputError, VoxflowError
 from voxflow.importers import check_size, load_document_bytes
@@ -36,10 +36,13 @@ def temporal_ui_link(settings: Settings, workflow_id: str) -> str:
     return f"{base}/namespaces/{settings.temporal_namespace}/workflows/{workflow}"
 
 
-def options_from_settings(settings: Settings, voice: str, output_format: str) -> ConversionOptions:
+def options_from_settings(settings: Settings, project: Project) -> ConversionOptions:
+    """The deployment's knobs with the project's own choices (voice, format, speech QA)."""
     return ConversionOptions(
-        voice=voice,
-        output_format=output_format,
+        voice=project.voice,
+        output_format=project.output_format,
+        speech_qa=project.speech_qa,
+        qa_retakes=project.qa_retakes,
         job_max_segments=settings.job_max_segments,
         job_max_chars=settings.job_max_chars,
         window=settings.job_window,
@@ -74,12 +77,14 @@ def create_project(
     include_front_matter: bool = False,
     cover: Cover | None = None,
     acx_credits: bool = False,
+    qa_retakes: int | None = None,
 ) -> tuple[int, Document]:
     """Parse first (clear errors before anything is stored), then store the row and the source.
 
     The CLI and the web app both create projects here; the workflow imports the stored source.
     A given `cover` is stored now and wins over the document's own at import. `acx_credits` adds
-    opening and closing credits chapters (voxflow.publishing.credits).
+    opening and closing credits chapters (voxflow.publishing.credits); `qa_retakes` turns on
+    speech QA with that many automatic retakes (None: off).
     """
     voice_info = load_registry(settings).get(voice)
     document = load_document_bytes(
@@ -102,6 +107,7 @@ def create_project(
             output_format=output_format,
             include_front_matter=include_front_matter,
             acx_credits=acx_credits,
+            qa_retakes=qa_retakes,
         )
         project.segment_count = sum(len(c.segments) for c in document.chapters)
         project_id = project.id
@@ -113,19 +119,19 @@ def create_project(
 
 
 async def start_project(
-    settings: Settings,
-    client: Client,
-    engine: Engine,
-    project_id: int,
-    *,
-    voice: str,
-    output_format: str,
+    settings: Settings, client: Client, engine: Engine, project_id: int
 ) -> WorkflowHandle:
-    """Start `project-{id}` and record the conversion (with its dispatch mode)."""
+    """Start `project-{id}` with the project's stored choices, and record the conversion (with
+    its dispatch mode)."""
+
+    def load() -> ConversionOptions:
+        with session_scope(engine) as session:
+            return options_from_settings(settings, repository.get_project(session, project_id))
+
     workflow_id = project_workflow_id(project_id)
     handle = await client.start_workflow(
         PROJECT_WORKFLOW,
-        ProjectInput(project_id, options_from_settings(settings, voice, output_format)),
+        ProjectInput(project_id, await asyncio.to_thread(load)),
         id=workflow_id,
         task_queue=settings.temporal_task_queue,
     )
@@ -154,6 +160,7 @@ async def start_conversion(
     include_front_matter: bool = False,
     cover: Path | None = None,
     acx_credits: bool = False,
+    qa_retakes: int | None = None,
 ) -> StartedConversion:
     """Convert the document at `path`; `cover`, a JPEG or PNG file, replaces the document's."""
     if not path.is_file():
@@ -170,6 +177,7 @@ async def start_conversion(
         include_front_matter=include_front_matter,
         cover=image,
         acx_credits=acx_credits,
+        qa_retakes=qa_retakes,
     )
 
 
@@ -184,6 +192,7 @@ async def start_conversion_bytes(
     include_front_matter: bool = False,
     cover: Cover | None = None,
     acx_credits: bool = False,
+    qa_retakes: int | None = None,
 ) -> StartedConversion:
     voice = voice or settings.default_voice
     output_format = output_format or settings.output_format
@@ -203,10 +212,9 @@ async def start_conversion_bytes(
             include_front_matter=include_front_matter,
             cover=cover,
             acx_credits=acx_credits,
+            qa_retakes=qa_retakes,
         )
-        handle = await start_project(
-            settings, client, engine, project_id, voice=voice, output_format=output_format
-        )
+        handle = await start_project(settings, client, engine, project_id)
     finally:
         engine.dispose()
     return StartedConversion(
@@ -222,26 +230,35 @@ async def start_conversion_bytes(
 RUNNING_STATES = {"importing", "running", "building", "attention"}
 
 
+@dataclass(frozen=True)
+class QaChange:
+    """A new speech-QA choice for a project: up to `retakes` automatic retakes (None: QA off)."""
+
+    retakes: int | None
+
+
 async def rerender_project(
-    settings: Settings, client: Client, project_id: int
+    settings: Settings, client: Client, project_id: int, qa: QaChange | None = None
 ) -> StartedConversion:
     """Run a finished project's workflow again: segments whose spoken text is unchanged are
     reused from the audio store, and chapters whose segments are unchanged keep their files,
-    so only what a lexicon or text change touched is synthesised and assembled again."""
+    so only what a lexicon or text change touched is synthesised and assembled again.
+    A `qa` change is stored on the project first."""
     engine = make_engine(settings.database_url)
     try:
         with session_scope(engine) as session:
             project = repository.get_project(session, project_id)
-            state, voice, fmt = project.state.value, project.voice, project.output_format
+            state = project.state.value
             title, chapters, segments = project.title, project.chapter_count, project.segment_count
-        if state in RUNNING_STATES:
-            raise InputError(
-                f"project {project_id} is {state}: wait for it to finish (voxflow status "
-                f"{project_id}) before rendering it again"
-            )
-        handle = await start_project(
-            settings, client, engine, project_id, voice=voice, output_format=fmt
-        )
+            if state in RUNNING_STATES:
+                raise InputError(
+                    f"project {project_id} is {state}: wait for it to finish (voxflow status "
+                    f"{project_id}) before rendering it again"
+                )
+            if qa is not None:
+                repository.set_speech_qa(project, qa.retakes)
+                session.add(project)
+        handle = await start_project(settings, client, engine, project_id)
     finally:
         engine.dispose()
     return StartedConversion(

@@ -101,6 +101,11 @@ def acx_report_key(project_id: int) -> str:
     return f"projects/{project_id}/acx-report.html"
 
 
+def qa_report_key(project_id: int, ext: str = "html") -> str:
+    """`projects/{id}/qa-report.{html,json}`: speech QA's flagged segments and WER spread."""
+    return f"projects/{project_id}/qa-report.{ext}"
+
+
 def source_key(project_id: int, filename: str) -> str:
     """`projects/{id}/source/{name}`: the uploaded document, kept so imports can be retried."""
     name = filename.replace("\\", "/").rsplit("/", 1)[-1]

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from voxflow.approval import segment_at
-from voxflow.db.models import Segment, SegmentTake
+from voxflow.db.models import Segment, SegmentCheck, SegmentTake
 from voxflow.document import text_hash
 from voxflow.errors import InputError
 from voxflow.text import normalize_text
@@ -41,6 +41,8 @@ def edit(
             f"the new text has {len(cleaned)} characters; this voice reads at most {max_chars} "
             "in one segment"
         )
+    if segment.source_text is None and cleaned != segment.text:
+        segment.source_text = segment.text
     segment.text, segment.text_hash = cleaned, text_hash(cleaned)
     session.add(segment)
     session.flush()
@@ -65,6 +67,12 @@ def history(session: Session, project_id: int, chapter: int, index: int) -> Sequ
     segment = segment_at(session, project_id, chapter, index)
     statement = select(SegmentTake).where(SegmentTake.segment_id == segment.id)
     return session.exec(statement.order_by(SegmentTake.id)).all()
+
+
+def checks(session: Session, segment_id: int) -> dict[str, SegmentCheck]:
+    """The segment's speech-QA checks by audio key, to show beside its takes."""
+    rows = session.exec(select(SegmentCheck).where(SegmentCheck.segment_id == segment_id))
+    return {row.audio_key: row for row in rows}
 
 
 def use(session: Session, project_id: int, chapter: int, index: int, number: int) -> Segment:

@@ -191,14 +191,7 @@ async def start(
         raise Conflict(f"project {project_id} was already started (it is {project.state.value})")
     client = await gateway.client()
     try:
-        handle = await start_project(
-            settings,
-            client,
-            engine,
-            project_id,
-            voice=project.voice,
-            output_format=project.output_format,
-        )
+        handle = await start_project(settings, client, engine, project_id)
     except WorkflowAlreadyStartedError as error:
         raise Conflict(f"project {project_id} was already started") from error
     except RPCError as error:

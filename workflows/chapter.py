@@ -7,6 +7,7 @@ when Temporal suggests it, carrying only the next job number and running totals.
 from __future__ import annotations
 
 import asyncio
+from asyncio import FIRST_COMPLETED
 from datetime import timedelta
 
 from temporalio import workflow
@@ -15,6 +16,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.assembly import AssemblyActivities
+    from activities.qa import QaActivities
     from activities.queue import QueueActivities
     from activities.synthesis import SynthesisActivities
     from voxflow.contracts import (
@@ -27,6 +29,8 @@ with workflow.unsafe.imports_passed_through():
         JobSpec,
         JobTotals,
         PlanRequest,
+        QaRequest,
+        QaVerdict,
     )
 
 NON_RETRYABLE = ["ModelInputError", "InputError", "ConfigError", "JobDeadLettered"]
@@ -73,6 +77,7 @@ class ChapterWorkflow:
         self._totals = JobTotals()
         self._total_segments = 0
         self._index = 0
+        self._next_extra_job = 0  # job numbers for retakes, after the chapter's planned jobs
 
     @workflow.query
     def progress(self) -> ChapterProgress:
@@ -85,6 +90,7 @@ class ChapterWorkflow:
         self._total_segments = input.chapter.segment_count
         self._index = input.chapter.index
         window = _Window(input.next_job, await self._plan(input, input.next_job))
+        self._next_extra_job = window.total
         # At most ~50 progress signals per chapter, however long: the parent's history stays small.
         report_step = max(1, self._total_segments // PROGRESS_REPORTS)
         reported = self._totals.done + self._totals.failed
@@ -114,7 +120,7 @@ class ChapterWorkflow:
 
     async def _collect_outcomes(self, window: _Window) -> None:
         """Wait for at least one job to finish and add what it did to the totals."""
-        done, _ = await workflow.wait(window.pending.keys(), return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await workflow.wait(window.pending.keys(), return_when=FIRST_COMPLETED)
         for task in done:
             self._totals.add(self._job_outcome(task, window.pending.pop(task)))
 
@@ -129,6 +135,7 @@ class ChapterWorkflow:
                 non_retryable=True,
             )
         options = input.options
+        verdict, retaken = await self._check_speech(input) if options.speech_qa else (None, 0)
         assembled = await workflow.execute_activity_method(
             AssemblyActivities.assemble_chapter,
             AssembleInput(input.project_id, input.chapter.chapter_id, options.output_format),
@@ -136,8 +143,60 @@ class ChapterWorkflow:
             heartbeat_timeout=timedelta(seconds=options.heartbeat_timeout_s),
             retry_policy=retry_policy(options),
         )
-        assembled.totals = self._totals
+        assembled.totals, assembled.qa, assembled.retaken = self._totals, verdict, retaken
         return assembled
+
+    async def _check_speech(self, input: ChapterInput) -> tuple[QaVerdict, int]:
+        """Speech QA, then each round of automatic retakes of the flagged segments and their
+        check, until every flagged segment has passed or had its retakes."""
+        options, retaken = input.options, 0
+        request = QaRequest(
+            input.project_id, input.chapter.chapter_id, self._index, options.qa_retakes
+        )
+        for _ in range(options.qa_retakes + 1):
+            verdict: QaVerdict = await workflow.execute_activity_method(
+                QaActivities.check_chapter,
+                request,
+                start_to_close_timeout=timedelta(hours=2),
+                heartbeat_timeout=timedelta(seconds=options.heartbeat_timeout_s),
+                retry_policy=retry_policy(options),
+            )
+            if not verdict.retakes:
+                break
+            retaken += len(verdict.retakes)
+            await self._synthesize_again(input, verdict.retakes)
+        return verdict, retaken
+
+    async def _synthesize_again(self, input: ChapterInput, indices: list[int]) -> None:
+        """One job per segment, through the same window and dispatch as the first pass."""
+        first = self._next_extra_job
+        jobs = [
+            JobSpec(
+                input.project_id,
+                input.chapter.chapter_id,
+                self._index,
+                first + n,
+                index,
+                index + 1,
+                input.options.voice,
+            )
+            for n, index in enumerate(indices)
+        ]
+        self._next_extra_job += len(jobs)
+        window = _Window(first, JobPlan(jobs, first + len(jobs)))
+        again = JobTotals()
+        while window.has_work:
+            await self._fill_window(window, input)
+            done, _ = await workflow.wait(window.pending.keys(), return_when=FIRST_COMPLETED)
+            for task in done:
+                again.add(self._job_outcome(task, window.pending.pop(task)))
+        if again.failed:
+            raise ApplicationError(
+                f"{again.failed} of {len(jobs)} automatic retakes failed; "
+                f"first error: {again.first_error}",
+                type="ChapterFailed",
+                non_retryable=True,
+            )
 
     async def _plan(self, input: ChapterInput, first_job: int) -> JobPlan:
         return await workflow.execute_activity_method(

@@ -31,8 +31,8 @@ def test_migrations_are_packaged():
     assert (MIGRATIONS_DIR / "versions" / "0005_acx_credits.py").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0006_lexicon.py").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0007_segment_approval.py").is_file()
-    assert (MIGRATIONS_DIR / "versions" / "0008_takes.py").is_file()
-    assert head() == "0008"
+    assert (MIGRATIONS_DIR / "versions" / "0009_speech_qa.py").is_file()
+    assert head() == "0009"
 
 
 def test_migration_matches_models(database_url):

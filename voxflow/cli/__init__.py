@@ -19,6 +19,7 @@ from voxflow.cli import serve  # noqa: F401  isort: skip
 from voxflow.cli import store  # noqa: F401  isort: skip
 from voxflow.cli import web  # noqa: F401  isort: skip
 from voxflow.cli import studio  # noqa: F401  isort: skip
+from voxflow.cli import qa  # noqa: F401  isort: skip
 
 __all__ = ["app", "main"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import shutil
 import time
 from collections.abc import Callable, Coroutine
@@ -65,6 +66,20 @@ def convert(
         help="ACX deliverable: narrate opening and closing credits as chapters of their own, "
         "and write acx/ with the chapter files numbered in reading order and the ACX report.",
     ),
+    qa: bool = typer.Option(
+        False,
+        "--qa",
+        help="Speech QA: transcribe each segment (pocketsphinx), flag those that do not say "
+        "their text, and write qa-report.html. Costs about twice the synthesis CPU.",
+    ),
+    qa_retakes: int = typer.Option(
+        None,
+        "--qa-retakes",
+        min=0,
+        max=5,
+        help="With speech QA (implies --qa): render a flagged segment again up to N times "
+        "and keep its best take.",
+    ),
 ) -> None:
     """Convert a document to narrated audio, starting the embedded stack if none is running."""
     settings = get_settings()
@@ -76,7 +91,8 @@ def convert(
         if dispatch not in {"direct", "queue"}:
             raise typer.BadParameter("choose direct or queue", param_hint="--dispatch")
         settings = settings.model_copy(update={"dispatch": dispatch})
-    request = _Request(voice, format, out, include_front_matter, cover, acx)
+    retakes = qa_retakes if qa_retakes is not None else (0 if qa else None)
+    request = _Request(voice, format, out, include_front_matter, cover, acx, retakes)
     state = run_on_stack(settings, voice, lambda stack: _convert(settings, file, request, stack))
     if state != "done":
         raise typer.Exit(1)
@@ -160,6 +176,7 @@ class _Request:
     include_front_matter: bool = False
     cover: Path | None = None
     acx: bool = False
+    qa_retakes: int | None = None  # None: no speech QA
 
 
 async def _convert(
@@ -177,12 +194,27 @@ async def _convert(
         include_front_matter=request.include_front_matter,
         cover=request.cover,
         acx_credits=request.acx,
+        qa_retakes=request.qa_retakes,
     )
     console.print(
         f"[bold]{started.title}[/]: project {started.project_id}, {started.chapters} chapters, "
         f"{started.segments} segments"
     )
     return await follow_and_export(settings, client, started, stack, request.out, request.acx)
+
+
+def _print_qa(folder: Path, project_id: int) -> None:
+    """The speech QA summary, when the conversion ran it, and where the report is."""
+    report_path = folder / "qa-report.json"
+    if not report_path.is_file():
+        return
+    report = json.loads(report_path.read_text())
+    flagged, checked = report["flagged_count"], report["segments"]
+    colour = "yellow" if flagged else "green"
+    console.print(
+        f"[{colour}]Speech QA: {flagged} of {checked} segments flagged[/]; see "
+        f"{folder / 'qa-report.html'} (`voxflow qa {project_id}` lists them)"
+    )
 
 
 async def follow_and_export(
@@ -232,6 +264,7 @@ async def _report(
             export_outputs, settings, engine, started.project_id, folder, acx
         )
         console.print(f"[green]Done.[/] {len(files)} files in [bold]{folder}[/]")
+        _print_qa(folder, started.project_id)
     elif state == "attention":
         _print_attention(engine, started.project_id)
     else:
@@ -303,7 +336,7 @@ def export_outputs(
     the artifact store; with `acx`, also `acx/`: the chapters named as ACX takes them, and the
     report again, where a producer uploading them looks."""
     from voxflow.artifacts import open_store
-    from voxflow.naming import acx_report_key
+    from voxflow.naming import acx_report_key, qa_report_key
 
     project, chapters = _snapshot(engine, project_id)
     store = open_store(settings)
@@ -311,6 +344,8 @@ def export_outputs(
     keys += [k for k in (project.book_key, project.read_along_key, project.manifest_key) if k]
     report = acx_report_key(project_id)
     keys += [report] if store.exists(report) else []
+    keys += [k for k in (qa_report_key(project_id, "html"), qa_report_key(project_id, "json"))
+             if store.exists(k)]  # fmt: skip
     copies = [(key, folder / Path(key).name) for key in keys]
     if acx and project.manifest_key:
         copies += _acx_copies(store, project.manifest_key, chapters, folder / "acx")
@@ -324,7 +359,6 @@ def export_outputs(
 
 def _acx_copies(store, manifest_key: str, chapters, acx_folder: Path) -> list[tuple[str, Path]]:
     """Each chapter's audio key with its ACX-named file (`01_Opening_Credits.mp3`, ...)."""
-    import json
 
     from voxflow.publishing.acx import acx_file_names
 

@@ -254,13 +254,16 @@ def list_takes(
 
     with _session(get_settings()) as session:
         rows = takes.history(session, project, chapter, index)
-        current = segment_at(session, project, chapter, index).audio_key
+        segment = segment_at(session, project, chapter, index)
+        current, checks = segment.audio_key, takes.checks(session, segment.id)
     table = Table(title=f"chapter {chapter}, segment {index}")
-    for column in ("#", "made", "text", "in use"):
+    for column in ("#", "made", "text", "speech QA", "in use"):
         table.add_column(column)
     for number, take in enumerate(rows, start=1):
         mark = "yes" if take.audio_key == current else ""
-        table.add_row(str(number), f"{take.created_at:%Y-%m-%d %H:%M}", take.text, mark)
+        check = checks.get(take.audio_key)
+        verdict = "" if check is None else f"WER {check.wer:.2f} {check.reason or 'passes'}"
+        table.add_row(str(number), f"{take.created_at:%Y-%m-%d %H:%M}", take.text, verdict, mark)
     console.print(table)
 
 
@@ -287,18 +290,31 @@ def rerender(
     project: int = typer.Argument(..., help="Project id."),
     out: Path = typer.Option(None, "--out", "-o", help="Folder for the audiobook files."),
     acx: bool = typer.Option(False, "--acx", help="Also write acx/ (see convert --acx)."),
+    qa: bool = typer.Option(
+        None, "--qa/--no-qa", help="Turn speech QA on or off for this and later renders."
+    ),
+    qa_retakes: int = typer.Option(
+        None, "--qa-retakes", min=0, max=5, help="Speech QA with up to N automatic retakes."
+    ),
 ) -> None:
     """Render a finished project again: only segments whose spoken text changed are
     synthesised, and only their chapters are assembled again."""
-    _rerender(get_settings(), project, out, acx)
+    from voxflow.conversion import QaChange
+
+    change = None
+    if qa_retakes is not None or qa:
+        change = QaChange(qa_retakes or 0)
+    elif qa is False:
+        change = QaChange(None)
+    _rerender(get_settings(), project, out, acx, change)
 
 
-def _rerender(settings: Settings, project: int, out: Path | None, acx: bool) -> None:
+def _rerender(settings: Settings, project: int, out: Path | None, acx: bool, qa=None) -> None:
     from voxflow.conversion import connect, rerender_project
 
     async def work(stack) -> str:
         client = await connect(settings)
-        started = await rerender_project(settings, client, project)
+        started = await rerender_project(settings, client, project, qa)
         console.print(f"[bold]{started.title}[/]: project {project}, rendering again")
         return await follow_and_export(settings, client, started, stack, out, acx)
 

@@ -91,6 +91,10 @@ class Project(SQLModel, table=True):
     include_front_matter: bool = False
     # ACX opening and closing credits as chapters of their own (voxflow.publishing.credits).
     acx_credits: bool = False
+    # Speech QA (voxflow.qa): transcribe each new rendering and flag those that do not say
+    # their text; up to `qa_retakes` automatic retakes of a flagged segment, the best one kept.
+    speech_qa: bool = False
+    qa_retakes: int = 0
     # Book metadata from the source (EPUB dc:creator, dc:date, dc:language; DOCX author), and
     # the cover the files carry, the user's (`--cover`) or the source's.
     author: str | None = Field(default=None, sa_type=sa.Text)
@@ -159,6 +163,8 @@ class Segment(SQLModel, table=True):
     # voice parameters, a re-render) never replace it until the segment is unlocked.
     approved_key: str | None = Field(default=None, sa_type=sa.String(1024))
     take: int = 0  # which rendering of the text is wanted: "render again" asks for the next
+    # The text as imported, kept when the user first edits it (None: never edited).
+    source_text: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class SegmentTake(SQLModel, table=True):
@@ -173,6 +179,28 @@ class SegmentTake(SQLModel, table=True):
     take: int = 0
     text: str = Field(sa_type=sa.Text)
     audio_key: str = Field(sa_type=sa.String(1024))
+    created_at: datetime = _created()
+
+
+class SegmentCheck(SQLModel, table=True):
+    """Speech QA of one rendering (a segment's audio key): what the recogniser heard, the word
+    error rate against the text the voice read, and why it is flagged ("" when it passes)."""
+
+    __table_args__ = (
+        sa.Index("ix_segmentcheck_segment_key", "segment_id", "audio_key", unique=True),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    segment_id: int = Field(foreign_key="segment.id", ondelete="CASCADE")
+    audio_key: str = Field(sa_type=sa.String(1024))
+    take: int = 0  # the segment's take when this rendering was made
+    expected: str = Field(sa_type=sa.Text)
+    heard: str = Field(sa_type=sa.Text)
+    wer: float
+    missing: str = Field(default="", sa_type=sa.Text)  # space-separated words
+    added: str = Field(default="", sa_type=sa.Text)
+    reason: str = Field(default="", sa_type=sa.Text)
+    recognizer: str = Field(sa_type=sa.String(100))
     created_at: datetime = _created()
 
 

@@ -25,7 +25,7 @@ from voxflow.db.models import (
 )
 from voxflow.db.types import utcnow
 from voxflow.document import Document
-from voxflow.errors import VoxflowError
+from voxflow.errors import InputError, VoxflowError
 
 _Stateful = TypeVar("_Stateful", Project, Chapter)
 
@@ -60,8 +60,10 @@ def create_project_shell(
     output_format: str = "mp3",
     include_front_matter: bool = False,
     acx_credits: bool = False,
+    qa_retakes: int | None = None,
 ) -> Project:
-    """A project whose document is imported later, by the workflow's import activity."""
+    """A project whose document is imported later, by the workflow's import activity.
+    `qa_retakes` None: no speech QA; a number: QA with up to that many automatic retakes."""
     project = Project(
         title=title,
         source_name=source_name,
@@ -72,9 +74,17 @@ def create_project_shell(
         include_front_matter=include_front_matter,
         acx_credits=acx_credits,
     )
+    set_speech_qa(project, qa_retakes)
     session.add(project)
     session.flush()
     return project
+
+
+def set_speech_qa(project: Project, qa_retakes: int | None) -> None:
+    """Speech QA on with up to `qa_retakes` automatic retakes, or off (None)."""
+    if qa_retakes is not None and qa_retakes < 0:
+        raise InputError(f"automatic retakes must be 0 or more, not {qa_retakes}")
+    project.speech_qa, project.qa_retakes = qa_retakes is not None, qa_retakes or 0
 
 
 def create_project(

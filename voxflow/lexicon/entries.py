@@ -77,5 +77,10 @@ class Lexicon:
             return text
         return self._regex.sub(lambda m: self._by_group[m.lastgroup].spoken(), text)
 
+    def written(self) -> Lexicon:
+        """The respellings alone: the words a listener (or a speech recogniser) should hear;
+        phoneme entries leave the written term, which is what their sounds spell."""
+        return Lexicon(e for e in self.entries if e.kind == Kind.respell)
+
     def touches(self, text: str) -> bool:
         return self._regex is not None and self._regex.search(text) is not None

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,6 +24,9 @@ class ChapterScores:
     index: int
     title: str
     segments: Sequence[SegmentScore]
+    # The chapter file's ACX verdict from the manifest ({"passed": bool, "problems": [...]}),
+    # shown beside its speech QA; None when the chapter has no file yet.
+    acx: Mapping[str, Any] | None = field(default=None)
 
 
 def distribution(wers: Sequence[float]) -> dict[str, Any]:
@@ -57,6 +60,7 @@ def chapter_report(chapter: ChapterScores) -> dict[str, Any]:
         "flagged_count": len(flagged),
         "flagged": flagged,
         "wer": distribution([s.wer for s in chapter.segments]),
+        "acx": dict(chapter.acx) if chapter.acx is not None else None,
     }
 
 
@@ -93,6 +97,14 @@ def _histogram(wer: dict[str, Any]) -> str:
     return f'<table class="histogram"><tr><th>WER</th><th>segments</th></tr>{cells}</table>'
 
 
+def _acx(verdict: Mapping[str, Any] | None) -> str:
+    if verdict is None:
+        return "ACX: no file"
+    if verdict["passed"]:
+        return "ACX: passes"
+    return "ACX: " + html.escape("; ".join(verdict["problems"]))
+
+
 def _flagged_rows(flagged: list[dict[str, Any]]) -> str:
     if not flagged:
         return "<p>No segment flagged.</p>"
@@ -116,7 +128,8 @@ def render_html(report: dict[str, Any]) -> str:
     chapters = "".join(
         f"<section><h2>{html.escape(str(c['index'] + 1))}. {html.escape(c['title'])}</h2>"
         f"<p>{c['flagged_count']} of {c['segments']} segments flagged; "
-        f"WER {_summary(c['wer'])}</p>{_histogram(c['wer'])}{_flagged_rows(c['flagged'])}"
+        f"WER {_summary(c['wer'])}; {_acx(c.get('acx'))}</p>"
+        f"{_histogram(c['wer'])}{_flagged_rows(c['flagged'])}"
         "</section>"
         for c in report["chapters"]
     )
