@@ -44,6 +44,7 @@ class ProjectWorkflow:
         self._retry_requests: list[int] = []
         self._accept_partial = False
         self._totals: dict[int, JobTotals] = {}
+        self._retaken: dict[int, int] = {}  # segments synthesised again by speech-QA retakes
 
     # --- messages -------------------------------------------------------------------------
 
@@ -137,6 +138,7 @@ class ProjectWorkflow:
         await self._record("done")
         skipped = [i for i, c in self._chapters.items() if c.state == "skipped"]
         synthesized = sum(t.synthesized for t in self._totals.values())
+        synthesized += sum(self._retaken.values())
         reused = sum(t.reused for t in self._totals.values())
         return ProjectResult(input.project_id, "done", book, skipped, synthesized, reused)
 
@@ -164,7 +166,7 @@ class ProjectWorkflow:
                 else:
                     status.state, status.duration_s = "done", result.duration_s
                     status.done, status.failed = result.totals.done, result.totals.failed
-                    self._totals[index] = result.totals
+                    self._totals[index], self._retaken[index] = result.totals, result.retaken
                 await self._record_chapter(status)
 
         await asyncio.gather(*(run_one(i) for i in indices))

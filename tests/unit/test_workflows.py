@@ -43,6 +43,8 @@ from voxflow.contracts import (
     PlanRequest,
     ProjectInput,
     ProjectResult,
+    QaRequest,
+    QaVerdict,
     StatusUpdate,
 )
 from voxflow.naming import chapter_workflow_id, project_workflow_id
@@ -85,6 +87,9 @@ class FakeActivities:
     jobs_run: list[tuple[int, int]] = field(default_factory=list)
     statuses: list[StatusUpdate] = field(default_factory=list)
     assembled: list[int] = field(default_factory=list)
+    # Speech QA: each check_chapter call pops the next list of segments to retake (none after).
+    qa_rounds: list[list[int]] = field(default_factory=list)
+    qa_calls: list[tuple[int, int]] = field(default_factory=list)  # (chapter, max_retakes)
 
     def all(self) -> list:
         @activity.defn(name="import_document")
@@ -122,6 +127,12 @@ class FakeActivities:
             finally:
                 self.in_flight -= 1
 
+        @activity.defn(name="check_chapter")
+        async def check_chapter(request: QaRequest) -> QaVerdict:
+            self.qa_calls.append((request.chapter_index, request.max_retakes))
+            retakes = self.qa_rounds.pop(0) if self.qa_rounds else []
+            return QaVerdict(checked=1, flagged=len(retakes), retakes=retakes)
+
         @activity.defn(name="assemble_chapter")
         async def assemble_chapter(input: AssembleInput) -> ChapterResult:
             index = input.chapter_id - 100
@@ -133,7 +144,7 @@ class FakeActivities:
             return BookResult("projects/1/book.m4b", "projects/1/manifest.json", 25.0)
 
         return [import_document, record_status, plan_chapter_jobs, synthesize_job,
-                assemble_chapter, build_book]  # fmt: skip
+                check_chapter, assemble_chapter, build_book]  # fmt: skip
 
 
 def options(**overrides) -> ConversionOptions:
@@ -183,6 +194,41 @@ async def test_a_chapter_runs_its_jobs_through_a_bounded_window(env):
     assert 1 < fakes.most_in_flight <= 3, "several at once, never more than the window"
     assert result.totals.synthesized == 21 and result.totals.failed == 0
     assert fakes.assembled == [1]
+
+
+async def test_speech_qa_retakes_flagged_segments_then_assembles(env):
+    """Each QA round's flagged segments are synthesised again one job each, numbered after the
+    chapter's own jobs, until a check asks for no more; then the chapter is assembled."""
+    fakes = FakeActivities({1: 6}, qa_rounds=[[1, 4], [4]])
+    queue = f"wf-{uuid.uuid4().hex[:8]}"
+    async with await run_worker(env.client, fakes, queue):
+        result = await env.client.execute_workflow(
+            ChapterWorkflow.run,
+            ChapterInput(
+                7, ChapterSummary(101, 1, "One", 6), options(speech_qa=True, qa_retakes=2)
+            ),
+            id=f"chapter-qa-{uuid.uuid4().hex[:8]}",
+            task_queue=queue,
+            result_type=ChapterResult,
+        )
+    assert fakes.qa_calls == [(1, 2)] * 3, "checked after each round, the last asks none"
+    assert sorted(job for _, job in fakes.jobs_run) == list(range(6)), "3 jobs + 3 retakes"
+    assert result.retaken == 3 and result.totals.synthesized == 6
+    assert result.qa is not None and result.qa.retakes == [] and fakes.assembled == [1]
+
+
+async def test_without_speech_qa_nothing_is_checked(env):
+    fakes = FakeActivities({1: 4}, qa_rounds=[[1]])
+    queue = f"wf-{uuid.uuid4().hex[:8]}"
+    async with await run_worker(env.client, fakes, queue):
+        result = await env.client.execute_workflow(
+            ChapterWorkflow.run,
+            ChapterInput(7, ChapterSummary(101, 1, "One", 4), options()),
+            id=f"chapter-noqa-{uuid.uuid4().hex[:8]}",
+            task_queue=queue,
+            result_type=ChapterResult,
+        )
+    assert fakes.qa_calls == [] and result.qa is None and result.retaken == 0
 
 
 async def test_a_long_chapter_continues_as_new_and_keeps_its_totals(env):
