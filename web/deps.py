@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import Depends, Path, Request
+from pydantic import Field
 from sqlalchemy.engine import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.templating import Jinja2Templates
@@ -27,6 +28,8 @@ ProjectId = Annotated[int, Path(ge=1, le=MAX_ID, description="Project id")]
 ChapterIndex = Annotated[int, Path(ge=1, le=1_000_000, description="Chapter number (from 1)")]
 SegmentIndex = Annotated[int, Path(ge=0, le=MAX_ID, description="Segment number (from 0)")]
 OutputFormat = Literal["mp3", "wav", "ogg"]
+MAX_QA_RETAKES = 5  # automatic retakes of a flagged segment a project may ask for
+QaRetakes = Annotated[int, Field(ge=0, le=MAX_QA_RETAKES)]
 TextFormat = Literal["markdown", "text"]
 
 

@@ -21,6 +21,7 @@ MEDIA_TYPES = {
     ".m4a": "audio/mp4",
     ".vtt": "text/vtt; charset=utf-8",
     ".json": "application/json",
+    ".html": "text/html; charset=utf-8",
 }
 _CHUNK = 256 * 1024
 

@@ -53,6 +53,9 @@ def snapshot(view: queries.ProjectView) -> dict:
                 "duration_s": c.duration_s,
                 "error": c.error,
                 "audio": bool(c.audio_key),
+                # Changes with every write to the chapter, so a re-render that ends between two
+                # ticks still reaches the chapter editor, which re-reads its rows on a change.
+                "updated_at": c.updated_at.isoformat(),
             }
             for c in view.chapters
         ],

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Awaitable, Callable
-from typing import Annotated
-from urllib.parse import urlsplit
+from typing import Annotated, Literal
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -25,17 +25,20 @@ from voxflow.naming import project_workflow_id
 from web import queries, service
 from web.deps import (
     MAX_ID,
+    MAX_QA_RETAKES,
     ChapterIndex,
     Ctx,
     OutputFormat,
     ProjectId,
+    QaRetakes,
     TextFormat,
     project_view,
     require_page,
     temporal_status,
 )
 from web.errors import status_for
-from web.schemas import ChapterOut
+from web.routes.chapters import read_segments
+from web.schemas import ChapterOut, SegmentOut
 from web.security import (
     auth_required,
     check_csrf_token,
@@ -51,6 +54,18 @@ router = APIRouter(dependencies=[Depends(require_page)], include_in_schema=False
 public = APIRouter(include_in_schema=False)
 
 PAGE_SIZES = (50, 100, 200, 500)
+Show = Literal["all", "flagged", "edited", "approved"]
+# The chapter editor's row template (static/studio.js fills a copy for a row it adds).
+BLANK_ROW = SegmentOut(
+    index=0, block_index=0, text="", status="pending", attempts=0, error=None,
+    duration_s=None, start_s=None, end_s=None, audio_url=None,
+)  # fmt: skip
+SHOWS = {
+    "all": "all segments",
+    "flagged": "flagged by speech QA",
+    "edited": "edited",
+    "approved": "approved",
+}
 CsrfField = Annotated[str | None, Form(alias="csrf_token")]
 
 
@@ -101,6 +116,7 @@ async def _new_form(request: Request, ctx: Ctx, status_code: int = 200, **values
         voices=ctx.registry.voices,
         default_voice=ctx.settings.default_voice,
         default_format=ctx.settings.output_format,
+        max_qa_retakes=MAX_QA_RETAKES,
         **values,
     )
 
@@ -123,6 +139,8 @@ async def new_project(
     output_format: Annotated[OutputFormat | None, Form()] = None,
     include_front_matter: Annotated[bool, Form()] = False,
     acx_credits: Annotated[bool, Form()] = False,
+    speech_qa: Annotated[bool, Form()] = False,
+    qa_retakes: Annotated[QaRetakes, Form()] = 0,
 ) -> Response:
     check_csrf_token(request, csrf)
     form = {"text": text or "", "text_format": text_format, "title": title or "", "voice": voice}
@@ -130,11 +148,14 @@ async def new_project(
         output_format=output_format,
         include_front_matter=include_front_matter,
         acx_credits=acx_credits,
+        speech_qa=speech_qa,
+        qa_retakes=qa_retakes,
     )
     try:
         document = DocumentForm(
-            file, text, text_format, title, voice, include_front_matter, acx_credits
-        )
+            file, text, text_format, title, voice, include_front_matter, acx_credits,
+            speech_qa, qa_retakes,
+        )  # fmt: skip
         upload = await document.read(ctx)
         project_id, _ = await create_pending(ctx, upload, output_format)
     except VoxflowError as error:
@@ -159,6 +180,7 @@ async def project_page(request: Request, ctx: Ctx, project_id: ProjectId) -> HTM
         progress=view.progress,
         chapters=_chapters(ctx, view),
         preview=preview,
+        qa_report=await run_in_threadpool(service.has_qa_report, ctx.store, project_id),
         temporal_url=temporal_ui_link(ctx.settings, project_workflow_id(project_id)),
     )
 
@@ -175,6 +197,7 @@ async def project_summary_fragment(
         view=view,
         p=view.project,
         progress=view.progress,
+        qa_report=await run_in_threadpool(service.has_qa_report, ctx.store, project_id),
         temporal_url=temporal_ui_link(ctx.settings, project_workflow_id(project_id)),
     )
 
@@ -202,25 +225,35 @@ async def chapter_page(
     start: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     status: Annotated[SegmentStatus | None, Query()] = None,
+    show: Annotated[Show, Query()] = "all",
 ) -> HTMLResponse:
+    """The chapter's editor: a page of segments to listen to, edit, render again, approve."""
+    where = queries.SegmentFilter(status, **({show: True} if show != "all" else {}))
+
     def load():
         with session_scope(ctx.engine) as session:
             project = repository.get_project(session, project_id)
             chapter = repository.get_chapter(session, project_id, index)
-            page = queries.segment_page(
-                session, chapter.id, start=start, limit=limit, status=status
-            )
+            page = read_segments(session, project_id, index, start, limit, where)
             return project, chapter, page
 
     project, chapter, page = await run_in_threadpool(load)
+    # The same page through the JSON API: studio.js re-reads it to update the rows in place.
+    query: dict[str, object] = {"start": page.start, "limit": limit}
+    query.update({"status": status.value} if status else {})
+    query.update({show: "true"} if show != "all" else {})
     return await render(
         request,
         ctx,
         "chapter.html",
+        segments_url=f"/api/projects/{project_id}/chapters/{index}/segments?{urlencode(query)}",
         p=project,
         c=ChapterOut.of(ctx.settings, chapter),
         page=page,
         status=status.value if status else "",
+        show=show,
+        shows=SHOWS,
+        blank=BLANK_ROW,
         limit=limit,
         page_sizes=PAGE_SIZES,
         statuses=[s.value for s in SegmentStatus],

@@ -14,7 +14,16 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from voxflow.db import repository
-from voxflow.db.models import Chapter, Conversion, Project, Segment, SegmentStatus
+from voxflow.db.models import (
+    Chapter,
+    Conversion,
+    Project,
+    Segment,
+    SegmentCheck,
+    SegmentStatus,
+    SegmentTake,
+)
+from voxflow.qa.store import checks_in_use, flagged_now
 
 
 @dataclass
@@ -93,19 +102,45 @@ def project_view(session: Session, project_id: int) -> ProjectView:
     return ProjectView(project, chapters, started)
 
 
+@dataclass(frozen=True)
+class SegmentFilter:
+    """Which segments a page lists; each condition is SQL, so keyset paging stays cheap."""
+
+    status: SegmentStatus | None = None
+    flagged: bool | None = None  # speech QA flagged the audio in use
+    edited: bool | None = None  # the text differs from the imported one
+    approved: bool | None = None  # the audio is locked
+
+    def apply(self, statement):
+        conditions = []
+        if self.status is not None:
+            conditions.append(Segment.status == self.status)
+        edited = sa.and_(
+            col(Segment.source_text).is_not(None), col(Segment.source_text) != Segment.text
+        )
+        approved = col(Segment.approved_key).is_not(None)
+        for wanted, condition in (
+            (self.flagged, flagged_now()),
+            (self.edited, edited),
+            (self.approved, approved),
+        ):
+            if wanted is not None:
+                conditions.append(condition if wanted else sa.not_(condition))
+        return statement.where(*conditions) if conditions else statement
+
+
 def segment_page(
     session: Session,
     chapter_id: int,
     *,
     start: int,
     limit: int,
-    status: SegmentStatus | None = None,
+    where: SegmentFilter = SegmentFilter(),
 ) -> SegmentPage:
     """`limit` segments with index >= start, plus where the next/previous/last pages start."""
 
     def filtered(statement):
-        statement = statement.where(Segment.chapter_id == chapter_id)
-        return statement if status is None else statement.where(Segment.status == status)
+        return where.apply(statement.where(Segment.chapter_id == chapter_id))
 
     rows = list(
         session.exec(
@@ -127,6 +162,24 @@ def segment_page(
     ).first()
     last_start = tail[0] if tail else 0
     return SegmentPage(rows, start, limit, next_start, prev_start, last_start)
+
+
+def audio_made_from(session: Session, segments: Sequence[Segment]) -> dict[int, SegmentTake]:
+    """The take each segment's current audio was made as (text and take number then), by
+    segment id: one query for a page, to tell audio that a render will replace."""
+    keys = {s.id: s.audio_key for s in segments if s.audio_key}
+    if not keys:
+        return {}
+    rows = session.exec(select(SegmentTake).where(col(SegmentTake.segment_id).in_(keys)))
+    return {r.segment_id: r for r in rows if keys.get(r.segment_id) == r.audio_key}
+
+
+def page_extras(
+    session: Session, segments: Sequence[Segment]
+) -> tuple[dict[int, SegmentCheck], dict[int, SegmentTake]]:
+    """What a page shows beside its rows, by segment id: the speech QA of the audio each uses
+    and the take that audio was made as (two queries, whatever the page size)."""
+    return checks_in_use(session, segments), audio_made_from(session, segments)
 
 
 def get_segment(session: Session, chapter_id: int, index: int) -> Segment | None:

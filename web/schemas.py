@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
 
 from voxflow.conversion import temporal_ui_link
-from voxflow.db.models import Chapter, Project, Segment
+from voxflow.db.models import Chapter, Project, Segment, SegmentCheck, SegmentTake
 from voxflow.naming import chapter_workflow_id, project_workflow_id
 from voxflow.registry import Voice
 from voxflow.settings import Settings
-from web.queries import Progress, ProjectView, SegmentPage
+from web.queries import Progress, ProjectView, SegmentFilter, SegmentPage
 
 
 def same_named(row: object, *names: str) -> dict[str, Any]:
@@ -72,6 +73,8 @@ class ProjectSummary(BaseModel):
     title: str
     voice: str
     output_format: str
+    speech_qa: bool = False
+    qa_retakes: int = 0
     state: str
     started: bool | None = None
     chapter_count: int
@@ -90,7 +93,7 @@ class ProjectSummary(BaseModel):
     def of(cls, project: Project, progress: Progress, started: bool | None = None):
         same = ("id", "title", "voice", "output_format", "chapter_count", "duration_s", "error")
         return cls(
-            **same_named(project, *same, "created_at", "updated_at"),
+            **same_named(project, *same, "speech_qa", "qa_retakes", "created_at", "updated_at"),
             state=project.state.value,
             started=started,
             segment_count=progress.total or project.segment_count,
@@ -155,6 +158,7 @@ class ProjectDetail(ProjectSummary):
     book_url: str | None
     read_along_url: str | None = None
     manifest_url: str | None
+    qa_report_url: str | None = None
     events_url: str
     chapters: list[ChapterOut]
     preview: Preview | None = None
@@ -166,6 +170,7 @@ class ProjectDetail(ProjectSummary):
         view: ProjectView,
         temporal: TemporalStatus,
         preview: dict | None = None,
+        qa_report: bool = False,
     ) -> ProjectDetail:
         p = view.project
         summary = ProjectSummary.of(p, view.progress, view.started)
@@ -180,9 +185,36 @@ class ProjectDetail(ProjectSummary):
             book_url=f"{base}/book" if p.book_key else None,
             read_along_url=f"{base}/read-along" if p.read_along_key else None,
             manifest_url=f"{base}/manifest" if p.manifest_key else None,
+            qa_report_url=f"{base}/qa-report" if qa_report else None,
             events_url=f"{base}/events",
             chapters=[ChapterOut.of(settings, c) for c in view.chapters],
             preview=Preview(**preview) if preview else None,
+        )
+
+
+def audio_version(key: str) -> str:
+    """A short digest of an audio key: segment audio URLs carry it, so a new take is a new
+    URL and no browser plays the old one from its cache."""
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+class SegmentQa(BaseModel):
+    """Speech QA of the audio a segment uses now: what the recogniser heard and the verdict."""
+
+    wer: float
+    heard: str
+    reason: str
+    flagged: bool
+    missing: list[str]
+    added: list[str]
+
+    @classmethod
+    def of(cls, check: SegmentCheck) -> SegmentQa:
+        return cls(
+            **same_named(check, "wer", "heard", "reason"),
+            flagged=bool(check.reason),
+            missing=check.missing.split(),
+            added=check.added.split(),
         )
 
 
@@ -198,21 +230,38 @@ class SegmentOut(BaseModel):
     end_s: float | None
     audio_url: str | None
     approved: bool = False
+    take: int = 0
+    edited: bool = False
+    source_text: str | None = None
+    # The audio is from older text or an earlier take: the next render replaces it.
+    stale: bool = False
+    qa: SegmentQa | None = None
 
     @classmethod
-    def of(cls, project_id: int, chapter_index: int, segment: Segment) -> SegmentOut:
-        url = (
-            f"/api/projects/{project_id}/chapters/{chapter_index}/segments/{segment.index}/audio"
-            if segment.audio_key
-            else None
-        )
+    def of(
+        cls,
+        project_id: int,
+        chapter_index: int,
+        segment: Segment,
+        check: SegmentCheck | None = None,
+        made: SegmentTake | None = None,
+    ) -> SegmentOut:
+        """`check` is the QA of its current audio, `made` the take that audio was made as."""
+        base = f"/api/projects/{project_id}/chapters/{chapter_index}/segments/{segment.index}"
+        key = segment.audio_key
+        url = f"{base}/audio?v={audio_version(key)}" if key else None
         same = ("index", "block_index", "text", "attempts", "duration_s", "start_s", "end_s")
+        approved = segment.approved_key is not None
+        stale = made is not None and (made.text != segment.text or made.take != segment.take)
         return cls(
-            **same_named(segment, *same),
-            approved=segment.approved_key is not None,
+            **same_named(segment, *same, "take", "source_text"),
+            approved=approved,
+            edited=segment.source_text is not None and segment.source_text != segment.text,
+            stale=stale and not approved,
             status=segment.status.value,
             error=segment.last_error,
             audio_url=url,
+            qa=SegmentQa.of(check) if check is not None else None,
         )
 
 
@@ -223,6 +272,9 @@ class SegmentList(BaseModel):
     start: int
     limit: int
     status: str | None
+    flagged: bool | None = None
+    edited: bool | None = None
+    approved: bool | None = None
     total: int
     items: list[SegmentOut]
     next_start: int | None
@@ -230,14 +282,94 @@ class SegmentList(BaseModel):
     last_start: int | None
 
     @classmethod
-    def of(cls, project_id: int, chapter: Chapter, page: SegmentPage, status: str | None):
+    def of(
+        cls,
+        project_id: int,
+        chapter: Chapter,
+        page: SegmentPage,
+        where: SegmentFilter,
+        checks: dict[int, SegmentCheck],
+        made: dict[int, SegmentTake],
+    ) -> SegmentList:
+        """`checks` and `made` by segment id, as queries.page_extras reads them for a page."""
         return cls(
             **same_named(page, "start", "limit", "next_start", "prev_start", "last_start"),
+            **same_named(where, "flagged", "edited", "approved"),
             chapter=chapter.index,
-            status=status,
+            status=where.status.value if where.status else None,
             total=chapter.segment_count,
-            items=[SegmentOut.of(project_id, chapter.index, s) for s in page.rows],
+            items=[
+                SegmentOut.of(project_id, chapter.index, s, checks.get(s.id), made.get(s.id))
+                for s in page.rows
+            ],
         )
+
+
+class TakeOut(BaseModel):
+    """One rendering in a segment's history, with the speech QA of its audio if checked."""
+
+    number: int
+    take: int
+    text: str
+    created_at: datetime
+    in_use: bool
+    audio_url: str
+    wer: float | None = None
+    reason: str | None = None
+    heard: str | None = None
+
+
+class QaHistogramBucket(BaseModel):
+    low: float
+    high: float | None
+    count: int
+
+
+class QaSpread(BaseModel):
+    """Word error rates over some segments: median, 90th percentile, max and a histogram."""
+
+    count: int
+    median: float | None
+    p90: float | None
+    max: float | None
+    histogram: list[QaHistogramBucket]
+
+
+class QaFlagged(BaseModel):
+    index: int
+    expected: str
+    heard: str
+    wer: float
+    missing: list[str]
+    added: list[str]
+    flagged: bool
+    reason: str
+
+
+class QaAcx(BaseModel):
+    passed: bool
+    problems: list[str]
+
+
+class QaChapter(BaseModel):
+    index: int
+    title: str
+    segments: int
+    flagged_count: int
+    flagged: list[QaFlagged]
+    wer: QaSpread
+    acx: QaAcx | None = None
+
+
+class QaReport(BaseModel):
+    """The book's speech-QA report, as the book step stored it (voxflow.qa.report)."""
+
+    title: str
+    recognizer: str
+    segments: int
+    flagged_count: int
+    wer: QaSpread
+    chapters: list[QaChapter]
 
 
 class ActionOut(BaseModel):

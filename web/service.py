@@ -22,6 +22,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from voxflow.artifacts import ArtifactNotFound, ArtifactStore
 from voxflow.conversion import (
+    QaChange,
     create_project,
     project_handle,
     replay_chapter,
@@ -39,7 +40,7 @@ from voxflow.document import Document
 from voxflow.errors import InputError, ServiceUnavailable, VoxflowError
 from voxflow.importers import check_size, load_document_bytes
 from voxflow.importers._input import check_container, format_for
-from voxflow.naming import preview_key
+from voxflow.naming import preview_key, qa_report_key
 from voxflow.registry import load_registry
 from voxflow.settings import Settings
 from web.errors import Conflict, TooLarge, UnsupportedType
@@ -132,8 +133,10 @@ def create_pending(
     output_format: str,
     include_front_matter: bool = False,
     acx_credits: bool = False,
+    qa_retakes: int | None = None,
 ) -> tuple[int, dict]:
-    """The kernel's create_project after the upload checks, plus the stored parse preview."""
+    """The kernel's create_project after the upload checks, plus the stored parse preview;
+    `qa_retakes` turns speech QA on with that many automatic retakes (None: off)."""
     check_upload(settings, data, filename)
     project_id, document = create_project(
         settings,
@@ -145,10 +148,16 @@ def create_pending(
         store=store,
         include_front_matter=include_front_matter,
         acx_credits=acx_credits,
+        qa_retakes=qa_retakes,
     )
     preview = preview_of(document)
     store.put(preview_key(project_id), json.dumps(preview).encode())
     return project_id, preview
+
+
+def has_qa_report(store: ArtifactStore, project_id: int) -> bool:
+    """Whether the book step stored a speech-QA report (the project page links it)."""
+    return store.exists(qa_report_key(project_id, "json"))
 
 
 def load_preview(store: ArtifactStore, project_id: int) -> dict | None:
@@ -249,13 +258,20 @@ async def cancel(
     return ActionResult(project_id, "cancelled", "conversion cancelled")
 
 
-async def rerender(settings: Settings, gateway: TemporalGateway, project_id: int) -> str:
-    """Run a finished project's workflow again (voxflow.conversion.rerender_project)."""
+async def rerender(
+    settings: Settings, gateway: TemporalGateway, project_id: int, qa: QaChange | None = None
+) -> str:
+    """Run a finished project's workflow again (voxflow.conversion.rerender_project); a `qa`
+    change is stored first, None keeps the project's speech-QA choice."""
     client = await gateway.client()
     try:
-        started = await rerender_project(settings, client, project_id)
+        started = await rerender_project(settings, client, project_id, qa)
     except InputError as error:
         raise Conflict(str(error)) from error
+    except WorkflowAlreadyStartedError as error:  # started, and not yet recorded as running
+        raise Conflict(
+            f"project {project_id} is being rendered already: wait for it to finish"
+        ) from error
     except RPCError as error:
         raise _unavailable_or(error, gateway) from error
     return f"rendering project {project_id} again as {started.workflow_id}"

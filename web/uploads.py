@@ -25,6 +25,7 @@ class Upload:
     voice: str
     include_front_matter: bool = False
     acx_credits: bool = False
+    qa_retakes: int | None = None  # speech QA with that many automatic retakes; None: off
 
 
 @dataclass
@@ -38,13 +39,16 @@ class DocumentForm:
     voice: str | None
     include_front_matter: bool = False
     acx_credits: bool = False
+    speech_qa: bool = False
+    qa_retakes: int = 0
 
     async def read(self, ctx: AppContext) -> Upload:
         """The uploaded file or the pasted text (exactly one), then the voice; else InputError."""
         data, filename = await self._document()
         name = self.voice or ctx.settings.default_voice
         voice = ctx.registry.get(name).name  # ConfigError names the voices
-        return Upload(data, filename, voice, self.include_front_matter, self.acx_credits)
+        retakes = self.qa_retakes if self.speech_qa else None
+        return Upload(data, filename, voice, self.include_front_matter, self.acx_credits, retakes)
 
     async def _document(self) -> tuple[bytes, str]:
         has_file = self.file is not None and bool(self.file.filename)
@@ -74,4 +78,5 @@ async def create_pending(
         output_format=output_format or ctx.settings.output_format,
         include_front_matter=upload.include_front_matter,
         acx_credits=upload.acx_credits,
+        qa_retakes=upload.qa_retakes,
     )

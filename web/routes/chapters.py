@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import Path as PathParam
 from fastapi import Query
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
 from voxflow import approval, takes
 from voxflow.approval import segment_at
@@ -17,7 +17,7 @@ from voxflow.naming import chapter_workflow_id
 from web import queries, service
 from web.deps import MAX_ID, ChapterIndex, Ctx, ProjectId, SegmentIndex
 from web.routes.common import ACTION, action_out, api_router
-from web.schemas import ActionOut, ChapterOut, SegmentList, SegmentOut
+from web.schemas import ActionOut, ChapterOut, SegmentList, SegmentOut, TakeOut
 
 router = api_router()
 
@@ -54,11 +54,34 @@ def list_segments(
     start: Annotated[int, Query(ge=0, le=MAX_ID, description="First segment index")] = 0,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     status: Annotated[SegmentStatus | None, Query()] = None,
+    flagged: Annotated[
+        bool | None, Query(description="Only segments speech QA flagged (false: not flagged)")
+    ] = None,
+    edited: Annotated[
+        bool | None, Query(description="Only segments whose text was edited (false: not)")
+    ] = None,
+    approved: Annotated[
+        bool | None, Query(description="Only approved, locked segments (false: unlocked)")
+    ] = None,
 ) -> SegmentList:
+    where = queries.SegmentFilter(status, flagged, edited, approved)
     with session_scope(ctx.engine) as session:
-        chapter = repository.get_chapter(session, project_id, index)
-        page = queries.segment_page(session, chapter.id, start=start, limit=limit, status=status)
-    return SegmentList.of(project_id, chapter, page, status.value if status else None)
+        return read_segments(session, project_id, index, start, limit, where)
+
+
+def read_segments(
+    session: Session,
+    project_id: int,
+    index: int,
+    start: int,
+    limit: int,
+    where: queries.SegmentFilter,
+) -> SegmentList:
+    """A page of segments with their QA and staleness; the API and the chapter page share it."""
+    chapter = repository.get_chapter(session, project_id, index)
+    page = queries.segment_page(session, chapter.id, start=start, limit=limit, where=where)
+    checks, made = queries.page_extras(session, page.rows)
+    return SegmentList.of(project_id, chapter, page, where, checks, made)
 
 
 @router.post(
@@ -75,7 +98,10 @@ async def replay_chapter(ctx: Ctx, project_id: ProjectId, index: ChapterIndex) -
 def _segment_change(ctx: Ctx, project_id: int, index: int, change) -> SegmentOut:
     """Apply a change to one segment in a transaction; the segment as it is after."""
     with session_scope(ctx.engine) as session:
-        return SegmentOut.of(project_id, index, change(session))
+        segment = change(session)
+        checks, made = queries.page_extras(session, [segment])
+        sid = segment.id
+        return SegmentOut.of(project_id, index, segment, checks.get(sid), made.get(sid))
 
 
 @router.post(
@@ -106,14 +132,6 @@ def unlock_segment(
 
 class TextIn(BaseModel):
     text: str = Field(min_length=1, max_length=2000)
-
-
-class TakeOut(BaseModel):
-    number: int
-    take: int
-    text: str
-    created_at: datetime
-    in_use: bool
 
 
 @router.post(
@@ -147,21 +165,28 @@ def retake_segment(
 @router.get(
     "/projects/{project_id}/chapters/{index}/segments/{segment}/takes",
     response_model=list[TakeOut],
-    summary="A segment's renderings, oldest first",
+    summary="A segment's renderings, oldest first, with the speech QA of each",
 )
 def segment_takes(
     ctx: Ctx, project_id: ProjectId, index: ChapterIndex, segment: SegmentIndex
 ) -> list[TakeOut]:
+    base = f"/api/projects/{project_id}/chapters/{index}/segments/{segment}/takes"
     with session_scope(ctx.engine) as session:
         rows = takes.history(session, project_id, index, segment)
-        current = segment_at(session, project_id, index, segment).audio_key
-        return [
-            TakeOut(
-                number=n, take=t.take, text=t.text, created_at=t.created_at,
-                in_use=t.audio_key == current,
-            )
-            for n, t in enumerate(rows, start=1)
-        ]  # fmt: skip
+        row = segment_at(session, project_id, index, segment)
+        checks = takes.checks(session, row.id)
+        out = []
+        for n, t in enumerate(rows, start=1):
+            check = checks.get(t.audio_key)
+            out.append(
+                TakeOut(
+                    number=n, take=t.take, text=t.text, created_at=t.created_at,
+                    in_use=t.audio_key == row.audio_key, audio_url=f"{base}/{n}/audio",
+                    wer=check.wer if check else None, reason=check.reason if check else None,
+                    heard=check.heard if check else None,
+                )
+            )  # fmt: skip
+        return out
 
 
 @router.post(

@@ -1,4 +1,4 @@
-"""Downloads: chapter audio and subtitles, segment audio, the book and its manifest.
+"""Downloads: chapter audio and subtitles, segment and take audio, the book and its manifest.
 
 Each is the artifact a database row names, streamed with HTTP Range; `FILES` declares them
 all and one endpoint factory serves them. No `from __future__ import annotations` here:
@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Query
+from fastapi import Path as PathParam
 from fastapi.responses import Response
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from voxflow.db import repository, session_scope
+from voxflow.db.models import SegmentTake
 from web import queries
-from web.deps import ChapterIndex, Ctx, ProjectId, SegmentIndex
+from web.deps import MAX_ID, ChapterIndex, Ctx, ProjectId, SegmentIndex
 from web.downloads import artifact_response
 from web.routes.common import api_router
 from web.schemas import ErrorOut
@@ -66,6 +68,26 @@ def segment_at(project_id: ProjectId, index: ChapterIndex, segment: SegmentIndex
     return load
 
 
+def take_at(
+    project_id: ProjectId,
+    index: ChapterIndex,
+    segment: SegmentIndex,
+    number: Annotated[int, PathParam(ge=1, le=MAX_ID, description="Take number (from 1)")],
+) -> Loader:
+    """The segment's `number`th rendering (as the takes list numbers them, oldest first)."""
+    find_segment = segment_at(project_id, index, segment)
+
+    def load(session: Session) -> Any:
+        row = find_segment(session)
+        statement = select(SegmentTake).where(SegmentTake.segment_id == row.id)
+        take = session.exec(statement.order_by(col(SegmentTake.id)).offset(number - 1)).first()
+        if take is None:
+            raise repository.NotFound(f"segment {segment} of chapter {index} has no take {number}")
+        return take
+
+    return load
+
+
 @dataclass(frozen=True)
 class FileRoute:
     """One download: its route name (the operationId's start), URL, row and artifact key."""
@@ -107,6 +129,14 @@ FILES = (
         segment_at,
         "audio_key",
         "One segment's audio",
+        ("audio/wav",),
+    ),
+    FileRoute(
+        "take_audio",
+        f"{CHAPTER}/segments/{{segment}}/takes/{{number}}/audio",
+        take_at,
+        "audio_key",
+        "One of a segment's earlier renderings, to listen before going back to it",
         ("audio/wav",),
     ),
     FileRoute(

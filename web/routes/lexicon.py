@@ -10,13 +10,14 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from voxflow.conversion import QaChange
 from voxflow.db import session_scope
 from voxflow.errors import InputError
 from voxflow.lexicon import Entry, Kind, from_csv, from_pls, to_csv, to_pls
 from voxflow.lexicon import store as lexicon_store
 from voxflow.naming import project_workflow_id
 from web import service
-from web.deps import MAX_ID, Ctx, ProjectId
+from web.deps import MAX_ID, Ctx, ProjectId, QaRetakes
 from web.routes.common import ACTION, action_out, api_router
 from web.schemas import ActionOut
 
@@ -36,6 +37,13 @@ class EntryIn(BaseModel):
 
     def entry(self) -> Entry:
         return Entry(self.term.strip(), self.replacement.strip(), self.kind, self.case_sensitive)
+
+
+class QaIn(BaseModel):
+    """Speech QA for this render and the next ones: on or off, and how many retakes."""
+
+    speech_qa: bool
+    qa_retakes: QaRetakes = 0
 
 
 class TouchedOut(BaseModel):
@@ -161,7 +169,9 @@ def export_lexicon(
     summary="Render a finished project again: only what a change touched is redone",
     **ACTION,
 )
-async def rerender(ctx: Ctx, project_id: ProjectId) -> ActionOut:
-    message = await service.rerender(ctx.settings, ctx.gateway, project_id)
+async def rerender(ctx: Ctx, project_id: ProjectId, qa: QaIn | None = None) -> ActionOut:
+    """Without a body the project keeps its speech-QA choice; with one, it is changed first."""
+    change = QaChange(qa.qa_retakes if qa.speech_qa else None) if qa is not None else None
+    message = await service.rerender(ctx.settings, ctx.gateway, project_id, change)
     workflow_id = project_workflow_id(project_id)
     return action_out(ctx, service.ActionResult(project_id, "running", message, workflow_id))

@@ -9,7 +9,16 @@ from starlette.concurrency import run_in_threadpool
 
 from voxflow.db import session_scope
 from web import queries, service
-from web.deps import MAX_ID, Ctx, OutputFormat, ProjectId, TextFormat, project_view, temporal_status
+from web.deps import (
+    MAX_ID,
+    Ctx,
+    OutputFormat,
+    ProjectId,
+    QaRetakes,
+    TextFormat,
+    project_view,
+    temporal_status,
+)
 from web.routes.common import ACTION, action_out, api_router
 from web.schemas import ActionOut, ErrorOut, Preview, ProjectDetail, ProjectList, ProjectSummary
 from web.uploads import DocumentForm, create_pending
@@ -33,9 +42,18 @@ async def document_form(
     acx_credits: Annotated[
         bool, Form(description="Narrate ACX opening and closing credits as chapters of their own")
     ] = False,
+    speech_qa: Annotated[
+        bool, Form(description="Check each rendering with speech recognition; flag mismatches")
+    ] = False,
+    qa_retakes: Annotated[
+        QaRetakes, Form(description="With speech_qa: automatic retakes of a flagged segment")
+    ] = 0,
 ) -> DocumentForm:
     """The document fields of parse and create, declared (and documented) once."""
-    return DocumentForm(file, text, text_format, title, voice, include_front_matter, acx_credits)
+    return DocumentForm(
+        file, text, text_format, title, voice, include_front_matter, acx_credits,
+        speech_qa, qa_retakes,
+    )  # fmt: skip
 
 
 Document = Annotated[DocumentForm, Depends(document_form)]
@@ -102,7 +120,8 @@ async def project_status(ctx: Ctx, project_id: ProjectId) -> ProjectDetail:
     preview = None
     if not view.project.chapter_count:
         preview = await run_in_threadpool(service.load_preview, ctx.store, project_id)
-    return ProjectDetail.build(ctx.settings, view, await temporal_status(ctx), preview)
+    report = await run_in_threadpool(service.has_qa_report, ctx.store, project_id)
+    return ProjectDetail.build(ctx.settings, view, await temporal_status(ctx), preview, report)
 
 
 @router.post(

@@ -99,6 +99,8 @@
     });
   }
 
+  window.Voxflow = { toast: toast, replaceFrom: replaceFrom, label: label };  // studio.js uses them
+
   document.addEventListener("DOMContentLoaded", function () {
     wireCaptions(document);
     var root = document.getElementById("project");
