@@ -16,6 +16,7 @@ from starlette.templating import Jinja2Templates
 
 from voxflow.artifacts import ArtifactStore
 from voxflow.db import session_scope
+from voxflow.qa.choice import MAX_RETAKES
 from voxflow.registry import Registry
 from voxflow.settings import Settings
 from web import queries
@@ -28,7 +29,7 @@ ProjectId = Annotated[int, Path(ge=1, le=MAX_ID, description="Project id")]
 ChapterIndex = Annotated[int, Path(ge=1, le=1_000_000, description="Chapter number (from 1)")]
 SegmentIndex = Annotated[int, Path(ge=0, le=MAX_ID, description="Segment number (from 0)")]
 OutputFormat = Literal["mp3", "wav", "ogg"]
-MAX_QA_RETAKES = 5  # automatic retakes of a flagged segment a project may ask for
+MAX_QA_RETAKES = MAX_RETAKES
 QaRetakes = Annotated[int, Field(ge=0, le=MAX_QA_RETAKES)]
 TextFormat = Literal["markdown", "text"]
 

@@ -26,6 +26,7 @@ from rich.table import Table
 
 from voxflow.cli.app import app
 from voxflow.errors import ServiceUnavailable
+from voxflow.qa.choice import MAX_RETAKES
 from voxflow.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ def convert(
         None,
         "--qa-retakes",
         min=0,
-        max=5,
+        max=MAX_RETAKES,
         help="With speech QA (implies --qa): render a flagged segment again up to N times "
         "and keep its best take.",
     ),

@@ -18,6 +18,7 @@ from rich.table import Table
 from voxflow.cli.app import app
 from voxflow.cli.convert import follow_and_export, run_on_stack
 from voxflow.errors import InputError
+from voxflow.qa.choice import MAX_RETAKES
 from voxflow.settings import Settings, get_settings
 
 console = Console()
@@ -294,7 +295,11 @@ def rerender(
         None, "--qa/--no-qa", help="Turn speech QA on or off for this and later renders."
     ),
     qa_retakes: int = typer.Option(
-        None, "--qa-retakes", min=0, max=5, help="Speech QA with up to N automatic retakes."
+        None,
+        "--qa-retakes",
+        min=0,
+        max=MAX_RETAKES,
+        help="Speech QA with up to N automatic retakes.",
     ),
 ) -> None:
     """Render a finished project again: only segments whose spoken text changed are

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+MAX_RETAKES = 5  # automatic retakes of a flagged segment a project may ask for (CLI, web)
+
 
 @dataclass(frozen=True, slots=True)
 class Rendering:
