@@ -118,11 +118,12 @@ class ChapterWorkflow:
             window.pending[self._start_job(job, input.options)] = job
             window.next_job += 1
 
-    async def _collect_outcomes(self, window: _Window) -> None:
-        """Wait for at least one job to finish and add what it did to the totals."""
+    async def _collect_outcomes(self, window: _Window, totals: JobTotals | None = None) -> None:
+        """Wait for at least one job to finish and add what it did to `totals` (the chapter's)."""
+        totals = self._totals if totals is None else totals
         done, _ = await workflow.wait(window.pending.keys(), return_when=FIRST_COMPLETED)
         for task in done:
-            self._totals.add(self._job_outcome(task, window.pending.pop(task)))
+            totals.add(self._job_outcome(task, window.pending.pop(task)))
 
     async def _finish(self, input: ChapterInput) -> ChapterResult:
         """Fail with the first error if any segment failed; else assemble the chapter."""
@@ -187,9 +188,7 @@ class ChapterWorkflow:
         again = JobTotals()
         while window.has_work:
             await self._fill_window(window, input)
-            done, _ = await workflow.wait(window.pending.keys(), return_when=FIRST_COMPLETED)
-            for task in done:
-                again.add(self._job_outcome(task, window.pending.pop(task)))
+            await self._collect_outcomes(window, again)
         if again.failed:
             raise ApplicationError(
                 f"{again.failed} of {len(jobs)} automatic retakes failed; "
