@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 from temporalio import activity
 
@@ -12,8 +14,9 @@ from activities.heartbeats import beating
 from activities.resources import Resources
 from voxflow.contracts import QaRequest, QaVerdict
 from voxflow.db import session_scope
-from voxflow.qa import check_segment
+from voxflow.qa import Recognizer, SegmentScore, check_segment
 from voxflow.qa import store as qa_store
+from voxflow.qa.store import Unchecked
 
 PAGE = 50  # renderings read per query; each check is its own short transaction
 
@@ -45,9 +48,7 @@ class QaActivities:
                 )
             if not page:
                 break
-            for pending in page:
-                wav = self.resources.store.get(pending.audio_key)
-                score = check_segment(pending.index, pending.expected, wav, recognizer)
+            for pending, score in self._scores(page, recognizer):
                 with session_scope(self.resources.engine) as session:
                     qa_store.save(session, pending, score, recognizer.name)
                 checked, flagged = checked + 1, flagged + score.flagged
@@ -64,6 +65,18 @@ class QaActivities:
                 request.chapter_index, checked, time.monotonic() - started,
             )  # fmt: skip
         return checked, flagged
+
+    def _scores(
+        self, page: list[Unchecked], recognizer: Recognizer
+    ) -> Iterator[tuple[Unchecked, SegmentScore]]:
+        """Each rendering's score in page order, `recognizer.concurrency` transcribed at once."""
+
+        def score(pending: Unchecked) -> SegmentScore:
+            wav = self.resources.store.get(pending.audio_key)
+            return check_segment(pending.index, pending.expected, wav, recognizer)
+
+        with ThreadPoolExecutor(recognizer.concurrency, thread_name_prefix="qa") as pool:
+            yield from zip(page, pool.map(score, page), strict=True)
 
     def _settle(self, request: QaRequest) -> list[int]:
         with session_scope(self.resources.engine) as session:

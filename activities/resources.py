@@ -9,7 +9,7 @@ from sqlalchemy.engine import Engine
 from voxflow.artifacts import ArtifactStore, open_store
 from voxflow.db.engine import make_engine
 from voxflow.inference import TorchServeClient
-from voxflow.qa import PocketsphinxRecognizer, Recognizer
+from voxflow.qa import Recognizer, RecognizerPool
 from voxflow.queue.broker import Publisher
 from voxflow.registry import Registry, load_registry
 from voxflow.settings import Settings
@@ -37,8 +37,8 @@ class Resources:
 
     @cached_property
     def recognizer(self) -> Recognizer:
-        """Speech QA's recogniser: one decoder per worker process, loaded on first use."""
-        return PocketsphinxRecognizer()
+        """Speech QA's recogniser: a pool of decoder processes, started on first use."""
+        return RecognizerPool(self.settings.qa_processes)
 
     def client(self) -> TorchServeClient:
         """One pooled HTTP client per worker, created inside the worker's event loop."""

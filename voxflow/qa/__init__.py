@@ -1,5 +1,6 @@
 """Speech-recognition QA: does each synthesised segment say its text? (see docs/qa.md)."""
 
+from voxflow.qa.pool import RecognizerPool
 from voxflow.qa.recognizer import PocketsphinxRecognizer, Recognizer
 from voxflow.qa.report import ChapterScores, book_report, chapter_report, render_html
 from voxflow.qa.scoring import SegmentScore, check_segment, compare, normalise, score_segment
@@ -8,6 +9,7 @@ __all__ = [
     "ChapterScores",
     "PocketsphinxRecognizer",
     "Recognizer",
+    "RecognizerPool",
     "SegmentScore",
     "book_report",
     "chapter_report",

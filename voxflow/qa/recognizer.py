@@ -30,9 +30,11 @@ _ALTERNATIVE = re.compile(r"\(\d+\)$")
 
 @runtime_checkable
 class Recognizer(Protocol):
-    """Anything that turns a WAV file into the words it hears; `name` goes into reports."""
+    """Anything that turns a WAV file into the words it hears; `name` goes into reports and
+    `concurrency` says how many transcriptions it runs at once."""
 
     name: str
+    concurrency: int
 
     def transcribe(self, wav_bytes: bytes) -> str: ...
 
@@ -75,6 +77,7 @@ class PocketsphinxRecognizer:
     one utterance at a time, since a decoder is not thread-safe."""
 
     name = "pocketsphinx-en-us"
+    concurrency = 1
 
     def __init__(self) -> None:
         self._decoder: Decoder | None = None
