@@ -17,11 +17,12 @@ from starlette.concurrency import run_in_threadpool
 
 from voxflow.conversion import temporal_ui_link
 from voxflow.db import repository, session_scope
-from voxflow.db.models import SegmentStatus
+from voxflow.db.models import Chapter, SegmentStatus
 from voxflow.errors import VoxflowError
 from voxflow.lexicon import Entry, Kind
 from voxflow.lexicon import store as lexicon_store
 from voxflow.naming import project_workflow_id
+from voxflow.qa import store as qa_store
 from web import queries, service
 from web.deps import (
     MAX_ID,
@@ -88,6 +89,13 @@ async def render(
 
 def _chapters(ctx: Ctx, view: queries.ProjectView) -> list[ChapterOut]:
     return [ChapterOut.of(ctx.settings, c) for c in view.chapters]
+
+
+def _flagged(ctx: Ctx, chapters: list[Chapter]) -> dict[int, int]:
+    """Flagged segments per chapter index, for the chapter cards' "review" links."""
+    with session_scope(ctx.engine) as session:
+        counts = qa_store.flagged_counts(session, [c.id for c in chapters])
+    return {c.index: counts[c.id] for c in chapters if c.id in counts}
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -179,6 +187,7 @@ async def project_page(request: Request, ctx: Ctx, project_id: ProjectId) -> HTM
         p=view.project,
         progress=view.progress,
         chapters=_chapters(ctx, view),
+        flagged=await run_in_threadpool(_flagged, ctx, view.chapters),
         preview=preview,
         qa_report=await run_in_threadpool(service.has_qa_report, ctx.store, project_id),
         temporal_url=temporal_ui_link(ctx.settings, project_workflow_id(project_id)),
@@ -212,7 +221,12 @@ async def chapter_card_fragment(
 
     chapter = await run_in_threadpool(load)
     return await render(
-        request, ctx, "_chapter.html", c=ChapterOut.of(ctx.settings, chapter), project_id=project_id
+        request,
+        ctx,
+        "_chapter.html",
+        c=ChapterOut.of(ctx.settings, chapter),
+        project_id=project_id,
+        flagged=await run_in_threadpool(_flagged, ctx, [chapter]),
     )
 
 
@@ -249,6 +263,7 @@ async def chapter_page(
         segments_url=f"/api/projects/{project_id}/chapters/{index}/segments?{urlencode(query)}",
         p=project,
         c=ChapterOut.of(ctx.settings, chapter),
+        flagged=await run_in_threadpool(_flagged, ctx, [chapter]),
         page=page,
         status=status.value if status else "",
         show=show,

@@ -306,6 +306,16 @@ async def test_chapter_page_is_an_editor_with_filters(client, web_settings):
     assert (await client.get(f"/projects/{pid}/chapters/1?show=odd")).status_code == 422
 
 
+async def test_chapter_cards_link_to_their_flagged_segments(client, web_settings):
+    """Only the flag on the audio in use counts (segment 4's was on an old take)."""
+    pid = studio_project(web_settings)
+    review = f'href="/projects/{pid}/chapters/1?show=flagged">1 segment flagged by speech QA'
+    for page in (f"/projects/{pid}", f"/projects/{pid}/_chapters/1", f"/projects/{pid}/chapters/1"):
+        assert review in (await client.get(page)).text, page
+    clean = seed_project(web_settings, {"Beta": 3}, done={1: 3}, state=ProjectState.done)
+    assert 'data-role="flagged"' not in (await client.get(f"/projects/{clean}")).text
+
+
 async def test_a_signed_in_page_changes_segments_with_its_csrf_token(tmp_path, sqlite_url):
     settings = production(tmp_path, sqlite_url)
     pid = seed_project(settings, {"One": 2}, done={1: 2}, state=ProjectState.done)

@@ -127,6 +127,16 @@ def flagged_now() -> sa.Exists:
     )
 
 
+def flagged_counts(session: Session, chapter_ids: Sequence[int]) -> dict[int, int]:
+    """How many segments speech QA flags now in each chapter (absent: none), in one query."""
+    statement = (
+        select(Segment.chapter_id, sa.func.count())
+        .where(col(Segment.chapter_id).in_(list(chapter_ids)), flagged_now())
+        .group_by(col(Segment.chapter_id))
+    )
+    return {chapter_id: count for chapter_id, count in session.exec(statement).all()}
+
+
 def _renderings(session: Session, segment_id: int, expected: str) -> list[Rendering]:
     rows = session.exec(
         select(SegmentCheck).where(
