@@ -57,6 +57,13 @@ def _checks(engine, project_id: int) -> dict[tuple[int, int], object]:
     return found
 
 
+def _audio_seconds(engine, project_id: int) -> float:
+    from voxflow.db import repository, session_scope
+
+    with session_scope(engine) as session:
+        return sum(c.duration_s or 0.0 for c in repository.list_chapters(session, project_id))
+
+
 def _break(engine, store, project_id: int, count: int) -> list[tuple[int, int]]:
     """Give `count` long segments the audio of a long segment of another chapter."""
     from sqlmodel import delete
@@ -111,12 +118,16 @@ async def _bench(settings: Settings, book: bytes, broken: int) -> None:
     first = await start_conversion_bytes(settings, book, SHERLOCK.name, client=client)
     result = await _result(client, first.workflow_id)
     first_s = time.perf_counter() - started
+    audio_s = _audio_seconds(engine, first.project_id)
     print(
         f"1. conversion without QA: {first.chapters} chapters, {first.segments} segments, "
-        f"{result.synthesized} synthesised, {first_s:.1f} s"
+        f"{audio_s / 60:.1f} min of audio, {result.synthesized} synthesised, {first_s:.1f} s"
     )
     qa_s = await render("2. rendered again with speech QA", QaChange(0))
-    print(f"   QA wall {qa_s:.1f} s = {qa_s / first_s:.2f} of the conversion's")
+    print(
+        f"   QA wall {qa_s:.1f} s = {qa_s / first_s:.2f}x the conversion's; "
+        f"{audio_s / qa_s:.1f} audio-s checked per wall-s"
+    )
     clean = _checks(engine, first.project_id)
     print(f"   clean book: {_summary(clean)}")
     for (chapter, index), check in sorted(clean.items()):

@@ -117,3 +117,31 @@ def spoken_integer(text: str, *, years: bool = False) -> str:
     if years and len(text) == 4 and is_year(number):
         return year(number)
     return cardinal(number)
+
+
+_ROMAN_DIGITS = (
+    (1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"),
+    (50, "L"), (40, "XL"), (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I"),
+)  # fmt: skip
+MAX_ROMAN = 3999
+
+
+def roman(number: int) -> str:
+    """1..3999 in canonical Roman numerals ("XIV")."""
+    letters = []
+    for value, symbol in _ROMAN_DIGITS:
+        count, number = divmod(number, value)
+        letters.append(symbol * count)
+    return "".join(letters)
+
+
+def roman_value(token: str) -> int | None:
+    """The value of a canonical upper-case Roman numeral ("XIV" → 14); None for anything else
+    ("IIII", "MIXED", "xiv"), so that only a numeral written as one is read as one."""
+    total, rest = 0, token
+    for value, symbol in _ROMAN_DIGITS:
+        while rest.startswith(symbol):
+            total, rest = total + value, rest[len(symbol) :]
+    if rest or not 0 < total <= MAX_ROMAN or roman(total) != token:
+        return None
+    return total

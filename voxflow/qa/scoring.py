@@ -9,7 +9,7 @@ from typing import Any
 
 import jiwer
 
-from voxflow.qa.numbers import cardinal, digits, ordinal, spoken_integer
+from voxflow.qa.numbers import cardinal, digits, ordinal, roman_value, spoken_integer
 from voxflow.qa.recognizer import Recognizer
 
 # The flag rule, calibrated on the joe voice with pocketsphinx over 100 GPL-3 sentences
@@ -50,12 +50,24 @@ _INTEGER = re.compile(r"\d+")
 _NOT_WORD = re.compile(r"[^a-z' ]+")
 _QUOTE = re.compile(r"(?<![a-z])'|'(?![a-z])")  # quotation marks, not apostrophes in words
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'"})
+# The joe voice (espeak-ng en-us) reads an upper-case Roman numeral of two letters or more as
+# "roman" and the number: "Chapter XII" is "chapter roman twelve", a heading "III" "roman three".
+# Only numerals under 400 (no D or M): "MIX" and "DID" are words.
+_ROMAN_TOKEN = re.compile(r"\b[CLXVI]{2,}\b")
 
 
-def normalise(text: str, *, years: bool = False) -> str:
+def _spoken_roman(match: re.Match[str]) -> str:
+    value = roman_value(match.group())
+    return match.group() if value is None else f" roman {cardinal(value)} "
+
+
+def normalise(text: str, *, years: bool = False, numerals: bool = False) -> str:
     """Text as a string of spoken words, the same for the book's text and the recogniser's:
     lower case, abbreviations and numbers spelt out, punctuation gone; `years` reads four-digit
-    numbers such as 1891 as years ("eighteen ninety one") instead of cardinals."""
+    numbers such as 1891 as years ("eighteen ninety one") instead of cardinals, and `numerals`
+    upper-case Roman numerals as the voice does ("XII" as "roman twelve")."""
+    if numerals:
+        text = _ROMAN_TOKEN.sub(_spoken_roman, text)
     text = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES).lower())
     text = "".join(c for c in text if not unicodedata.combining(c))
     text = _NUMBER_SIGN.sub("number", text)
@@ -84,9 +96,14 @@ class Comparison:
 
 def compare(expected: str, heard: str) -> Comparison:
     """Word error rate and the missing and added words, after normalising both texts; a text
-    with years is compared in both readings (cardinal and year) and the closer one counts."""
+    with years or Roman numerals is compared in each reading (cardinal or year, letters or
+    numeral) and the closest one counts."""
     hypothesis = normalise(heard).split()
-    readings = {normalise(expected), normalise(expected, years=True)}
+    readings = {
+        normalise(expected),
+        normalise(expected, years=True),
+        normalise(expected, numerals=True),
+    }
     return min((_aligned(r.split(), hypothesis) for r in sorted(readings)), key=lambda c: c.wer)
 
 
