@@ -87,6 +87,13 @@ def _break(engine, store, project_id: int, count: int) -> list[tuple[int, int]]:
         return [(chapter, segment.index) for chapter, segment in picked]
 
 
+def _print_flags(checks: dict) -> None:
+    for (chapter, index), check in sorted(checks.items()):
+        if check.reason:
+            print(f"   flagged {chapter}/{index}: {check.reason}\n     text:  {check.expected}")
+            print(f"     heard: {check.heard}")
+
+
 def _summary(checks: dict) -> str:
     import numpy as np
 
@@ -130,10 +137,7 @@ async def _bench(settings: Settings, book: bytes, broken: int) -> None:
     )
     clean = _checks(engine, first.project_id)
     print(f"   clean book: {_summary(clean)}")
-    for (chapter, index), check in sorted(clean.items()):
-        if check.reason:
-            print(f"   flagged {chapter}/{index}: {check.reason}\n     text:  {check.expected}")
-            print(f"     heard: {check.heard}")
+    _print_flags(clean)
     picked = _break(engine, store, first.project_id, broken)
     await render(f"3. {broken} segments broken (another story's audio), rendered again")
     after = _checks(engine, first.project_id)
@@ -144,6 +148,7 @@ async def _bench(settings: Settings, book: bytes, broken: int) -> None:
     print(f"   after the retake round: {_summary(fixed)}")
     still = [where for where in picked if fixed[where].reason]
     print(f"   broken segments still flagged: {len(still)} of {len(picked)}")
+    _print_flags(fixed)
     engine.dispose()
 
 
