@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import re
 import shlex
 import subprocess
 import sys
@@ -26,6 +27,7 @@ import tempfile
 import time
 import wave
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -180,15 +182,19 @@ class Run:
     figure: Figure
     startup_s: float
     synthesis_s: float  # submit to the last segment done; the rest is the serial tail
+    steps: list[tuple[str, float, float]]  # assembly and book activities: (what, start, end) s
 
 
-async def _convert(settings: Settings, document: bytes, name: str) -> tuple[float, float, int]:
-    """(wall, wall to the last segment done, project id), polling the segment count."""
+async def _convert(
+    settings: Settings, document: bytes, name: str
+) -> tuple[float, float, int, float]:
+    """(wall, wall to the last segment done, project id, start as epoch seconds), polling the
+    segment count."""
     from voxflow.contracts import ProjectResult
     from voxflow.conversion import connect, start_conversion_bytes
 
     client = await connect(settings)
-    started_at = time.perf_counter()
+    started_at, epoch = time.perf_counter(), time.time()
     started = await start_conversion_bytes(settings, document, name, client=client)
     handle = client.get_workflow_handle(started.workflow_id, result_type=ProjectResult)
     result_task = asyncio.ensure_future(handle.result())
@@ -202,7 +208,28 @@ async def _convert(settings: Settings, document: bytes, name: str) -> tuple[floa
     result = await result_task
     wall = time.perf_counter() - started_at
     assert result.state == "done", result
-    return wall, synthesis or wall, started.project_id
+    return wall, synthesis or wall, started.project_id, epoch
+
+
+STEP_LINE = re.compile(
+    r"^(?P<at>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) voxflow\.activities INFO "
+    r"(?P<what>assemble_chapter|build_book) for (?P<workflow>\S+) \(attempt \d+\) done in "
+    r"(?P<took>[\d.]+)s$"
+)
+
+
+def _steps(log_dir: Path, epoch: float) -> list[tuple[str, float, float]]:
+    """The assembly and book activities from the worker's log (ActivityLogging's "done in"
+    lines), as seconds from the conversion's start."""
+    steps = []
+    for log in log_dir.glob("*.log"):
+        for line in log.read_text(errors="replace").splitlines():
+            if match := STEP_LINE.match(line):
+                at = datetime.strptime(match["at"], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+                end = at - epoch
+                what = f"{match['what']} {match['workflow'].rsplit('/', 1)[-1]}"
+                steps.append((what, end - float(match["took"]), end))
+    return sorted(steps, key=lambda step: step[2])
 
 
 def _segments_done(settings: Settings, project_id: int) -> int:
@@ -228,10 +255,11 @@ def voxflow_run(document: bytes, name: str, dispatch: str) -> Run:
         started = time.perf_counter()
         with LocalStack(settings):
             startup = time.perf_counter() - started
-            wall, synthesis, project_id = asyncio.run(_convert(settings, document, name))
+            wall, synthesis, project_id, epoch = asyncio.run(_convert(settings, document, name))
             spoken = _spoken_audio(settings, project_id)
+        steps = _steps(settings.data_dir / "logs", epoch)
     figure = Figure(f"voxflow {dispatch}, end to end (MP3s + M4B)", spoken, wall)
-    return Run(figure, startup, synthesis)
+    return Run(figure, startup, synthesis, steps)
 
 
 def _spoken_audio(settings: Settings, project_id: int) -> float:
@@ -342,6 +370,8 @@ def main() -> None:
             f"({run.figure.audio_s / run.synthesis_s:.2f} audio-s per wall-s), then {tail:.1f} s "
             "of assembly and book"
         )
+        for what, start, end in run.steps:
+            print(f"  {what}: {start:.1f}–{end:.1f} s ({end - start:.1f} s)")
     if {"direct", "queue"} <= runs.keys():
         ratio = runs["queue"].figure.rate / runs["direct"].figure.rate
         print(f"queue / direct: {ratio:.2f}")

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from sqlalchemy.engine import Engine
 from temporalio.client import Client, WorkflowHandle
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from voxflow.artifacts import ArtifactStore, open_store
@@ -255,10 +256,19 @@ async def rerender_project(
                     f"project {project_id} is {state}: wait for it to finish (voxflow status "
                     f"{project_id}) before rendering it again"
                 )
+            before = QaChange(project.qa_retakes if project.speech_qa else None)
             if qa is not None:
                 repository.set_speech_qa(project, qa.retakes)
                 session.add(project)
-        handle = await start_project(settings, client, engine, project_id)
+        try:
+            handle = await start_project(settings, client, engine, project_id)
+        except WorkflowAlreadyStartedError:  # another render won the race: keep its choice
+            if qa is not None:
+                with session_scope(engine) as session:
+                    project = repository.get_project(session, project_id)
+                    repository.set_speech_qa(project, before.retakes)
+                    session.add(project)
+            raise
     finally:
         engine.dispose()
     return StartedConversion(

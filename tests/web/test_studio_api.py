@@ -219,6 +219,18 @@ async def test_a_second_rerender_before_the_first_shows_running_is_a_409(
     monkeypatch.setattr(conversion, "start_project", already)
     again = await client.post(f"/api/projects/{pid}/rerender")
     assert again.status_code == 409 and "rendered already" in again.json()["detail"]
+    refused = await client.post(
+        f"/api/projects/{pid}/rerender", json={"speech_qa": True, "qa_retakes": 2}
+    )
+    assert refused.status_code == 409
+    engine = make_engine(web_settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            project = repository.get_project(session, pid)
+            # the refused render's choice is not kept: the render that runs did not use it
+            assert (project.speech_qa, project.qa_retakes) == (False, 0)
+    finally:
+        engine.dispose()
 
 
 async def test_create_with_speech_qa(client):
