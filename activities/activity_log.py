@@ -14,6 +14,7 @@ from temporalio.worker import (
 )
 
 log = logging.getLogger("voxflow.activities")
+DONE = "%s done in %.1fs"  # what, seconds (bench/e2e.py parses it)
 # What `activity.raise_complete_async()` raises; the SDK gives the marker no public name.
 COMPLETES_ASYNC = activity._CompleteAsyncError
 
@@ -39,5 +40,5 @@ class _LoggedActivity(ActivityInboundInterceptor):
         except BaseException as error:
             log.warning("%s failed after %.1fs: %s", what, time.monotonic() - started, error)
             raise
-        log.info("%s done in %.1fs", what, time.monotonic() - started)
+        log.info(DONE, what, time.monotonic() - started)
         return result

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
+import os
 import re
 import shlex
 import subprocess
@@ -47,6 +49,7 @@ class Figure:
     label: str
     audio_s: float
     wall_s: float
+    cpu_s: float | None = None  # the model's own CPU seconds, where measured (raw Piper)
 
     @property
     def rate(self) -> float:
@@ -91,7 +94,9 @@ def _raw_process(texts, params, threads, ready, results) -> None:
     voice = _voice(threads)
     _speak(voice, ["Warm up."], params)
     ready.wait()
-    results.put(_speak(voice, texts, params))
+    cpu = time.process_time()
+    audio_s = _speak(voice, texts, params)
+    results.put((audio_s, time.process_time() - cpu))
 
 
 def raw_piper(texts: list[str], params: dict, processes: int, threads: int | None) -> Figure:
@@ -108,13 +113,14 @@ def raw_piper(texts: list[str], params: dict, processes: int, threads: int | Non
         worker.start()
     ready.wait()
     started = time.perf_counter()
-    audio_s = sum(results.get() for _ in workers)
+    spoken = [results.get() for _ in workers]
     wall = time.perf_counter() - started
+    audio_s, cpu_s = sum(a for a, _ in spoken), sum(c for _, c in spoken)
     for worker in workers:
         worker.join()
     layout = "default threads" if threads is None else f"{threads} ONNX thread{'s' * (threads > 1)}"
     return Figure(
-        f"raw Piper, {processes} process{'es' * (processes > 1)} × {layout}", audio_s, wall
+        f"raw Piper, {processes} process{'es' * (processes > 1)} × {layout}", audio_s, wall, cpu_s
     )
 
 
@@ -183,6 +189,7 @@ class Run:
     startup_s: float
     synthesis_s: float  # submit to the last segment done; the rest is the serial tail
     steps: list[tuple[str, float, float]]  # assembly and book activities: (what, start, end) s
+    cpu: dict[str, float]  # CPU seconds during the conversion, by part of the stack
 
 
 async def _convert(
@@ -253,13 +260,40 @@ def voxflow_run(document: bytes, name: str, dispatch: str) -> Run:
     with tempfile.TemporaryDirectory(prefix="voxflow-bench-e2e-") as tmp:
         settings = Settings(data_dir=Path(tmp), dispatch=dispatch)
         started = time.perf_counter()
-        with LocalStack(settings):
+        with LocalStack(settings) as stack:
             startup = time.perf_counter() - started
+            before = _cpu_by_part(stack)
             wall, synthesis, project_id, epoch = asyncio.run(_convert(settings, document, name))
+            after = _cpu_by_part(stack)
             spoken = _spoken_audio(settings, project_id)
         steps = _steps(settings.data_dir / "logs", epoch)
     figure = Figure(f"voxflow {dispatch}, end to end (MP3s + M4B)", spoken, wall)
-    return Run(figure, startup, synthesis, steps)
+    cpu = {part: after[part] - before.get(part, 0.0) for part in after}
+    return Run(figure, startup, synthesis, steps, cpu)
+
+
+def _cpu_by_part(stack) -> dict[str, float]:
+    """CPU seconds so far of each part of the stack, its children included (TorchServe's Piper
+    backends apart from its frontend; ffmpeg runs counted in the worker once it reaps them),
+    plus this process, which submits and polls."""
+    import psutil
+
+    parts: dict[str, float] = {}
+
+    def add(part: str, process: psutil.Process) -> None:
+        with contextlib.suppress(psutil.Error):
+            t = process.cpu_times()
+            used = t.user + t.system + t.children_user + t.children_system
+            parts[part] = parts.get(part, 0.0) + used
+
+    for managed in stack.processes():
+        root = psutil.Process(managed.pid)
+        for process in [root, *root.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                backend = any("model_service_worker" in arg for arg in process.cmdline())
+            add(f"{managed.name}: model backends" if backend else managed.name, process)
+    add("bench client (this process)", psutil.Process())
+    return parts
 
 
 def _spoken_audio(settings: Settings, project_id: int) -> float:
@@ -372,6 +406,19 @@ def main() -> None:
         )
         for what, start, end in run.steps:
             print(f"  {what}: {start:.1f}–{end:.1f} s ({end - start:.1f} s)")
+        total = sum(run.cpu.values())
+        cores = os.cpu_count() or 1
+        print(
+            f"  CPU during the conversion: {total:.1f} s of {cores} cores × "
+            f"{run.figure.wall_s:.1f} s ({100 * total / (cores * run.figure.wall_s):.0f} % busy)"
+        )
+        for part, used in sorted(run.cpu.items(), key=lambda item: -item[1]):
+            print(f"    {part}: {used:.1f} s ({used / run.figure.audio_s:.3f} per audio-s)")
+    if ceiling.cpu_s:
+        print(
+            f"the ceiling's Piper: {ceiling.cpu_s:.1f} CPU-s "
+            f"({ceiling.cpu_s / ceiling.audio_s:.3f} per audio-s)"
+        )
     if {"direct", "queue"} <= runs.keys():
         ratio = runs["queue"].figure.rate / runs["direct"].figure.rate
         print(f"queue / direct: {ratio:.2f}")

@@ -12,6 +12,8 @@ import typer
 from voxflow.cli.app import app
 from voxflow.settings import get_settings
 
+# Every worker's log line; bench/e2e.py reads the activities' timings back from it.
+LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 worker_app = typer.Typer(help="Run a worker process: temporal, inference or relay.")
 app.add_typer(worker_app, name="worker")
 
@@ -22,7 +24,7 @@ def run_until_signalled(main: Callable[[asyncio.Event], Awaitable[None]]) -> Non
     # worker that logs nothing cannot say why it stalls.
     logging.basicConfig(
         level=logging.INFO,
-        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+        format=LOG_FORMAT,
         force=True,
     )
     for name in ("voxflow", "activities"):
