@@ -199,6 +199,7 @@ async def _convert(
     segment count."""
     from voxflow.contracts import ProjectResult
     from voxflow.conversion import connect, start_conversion_bytes
+    from voxflow.db import make_engine
 
     client = await connect(settings)
     started_at, epoch = time.perf_counter(), time.time()
@@ -206,12 +207,16 @@ async def _convert(
     handle = client.get_workflow_handle(started.workflow_id, result_type=ProjectResult)
     result_task = asyncio.ensure_future(handle.result())
     synthesis = None
-    while not result_task.done():
-        if synthesis is None:
-            done = await asyncio.to_thread(_segments_done, settings, started.project_id)
-            if done >= started.segments:
-                synthesis = time.perf_counter() - started_at
-        await asyncio.sleep(0.25)
+    engine = make_engine(settings.database_url)  # one for the polls: they run on the same cores
+    try:
+        while not result_task.done():
+            if synthesis is None:
+                done = await asyncio.to_thread(_segments_done, engine, started.project_id)
+                if done >= started.segments:
+                    synthesis = time.perf_counter() - started_at
+            await asyncio.sleep(0.25)
+    finally:
+        engine.dispose()
     result = await result_task
     wall = time.perf_counter() - started_at
     assert result.state == "done", result
@@ -239,15 +244,11 @@ def _steps(log_dir: Path, epoch: float) -> list[tuple[str, float, float]]:
     return sorted(steps, key=lambda step: step[2])
 
 
-def _segments_done(settings: Settings, project_id: int) -> int:
-    from voxflow.db import make_engine, repository, session_scope
+def _segments_done(engine, project_id: int) -> int:
+    from voxflow.db import repository, session_scope
 
-    engine = make_engine(settings.database_url)
-    try:
-        with session_scope(engine) as session:
-            return sum(c.done_count for c in repository.list_chapters(session, project_id))
-    finally:
-        engine.dispose()
+    with session_scope(engine) as session:
+        return sum(c.done_count for c in repository.list_chapters(session, project_id))
 
 
 def voxflow_run(document: bytes, name: str, dispatch: str) -> Run:
@@ -283,8 +284,10 @@ def _cpu_by_part(stack) -> dict[str, float]:
     def add(part: str, process: psutil.Process) -> None:
         with contextlib.suppress(psutil.Error):
             t = process.cpu_times()
-            used = t.user + t.system + t.children_user + t.children_system
-            parts[part] = parts.get(part, 0.0) + used
+            parts[part] = parts.get(part, 0.0) + t.user + t.system
+            # children it has waited for: the worker's ffmpeg and ffprobe runs
+            reaped = f"{part}: its finished subprocesses (ffmpeg, ffprobe)"
+            parts[reaped] = parts.get(reaped, 0.0) + t.children_user + t.children_system
 
     for managed in stack.processes():
         root = psutil.Process(managed.pid)
@@ -413,6 +416,8 @@ def main() -> None:
             f"{run.figure.wall_s:.1f} s ({100 * total / (cores * run.figure.wall_s):.0f} % busy)"
         )
         for part, used in sorted(run.cpu.items(), key=lambda item: -item[1]):
+            if used < 0.05:
+                continue
             print(f"    {part}: {used:.1f} s ({used / run.figure.audio_s:.3f} per audio-s)")
     if ceiling.cpu_s:
         print(
