@@ -32,7 +32,8 @@ def test_migrations_are_packaged():
     assert (MIGRATIONS_DIR / "versions" / "0006_lexicon.py").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0007_segment_approval.py").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0009_speech_qa.py").is_file()
-    assert head() == "0009"
+    assert (MIGRATIONS_DIR / "versions" / "0010_shared_lexicon_unique.py").is_file()
+    assert head() == "0010"
 
 
 def test_migration_matches_models(database_url):
@@ -104,3 +105,45 @@ def test_password_not_in_error(free_port_url):
     with pytest.raises(ServiceUnavailable) as raised:
         migrate(free_port_url)
     assert "secret" not in str(raised.value)
+
+
+def test_a_shared_lexicon_term_is_unique_like_a_projects(database_url):
+    """The shared lexicon's NULL scope is covered by its own partial index."""
+    migrate(database_url)
+    engine = make_engine(database_url)
+    entry = {"term_key": "holmes", "term": "Holmes", "replacement": "Homes", "kind": "respell"}
+    insert = sa.text(
+        "INSERT INTO lexiconentry (project_id, term_key, term, replacement, kind, "
+        "case_sensitive, created_at) VALUES (NULL, :term_key, :term, :replacement, :kind, "
+        ":case_sensitive, CURRENT_TIMESTAMP)"
+    )
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert, {**entry, "case_sensitive": False})
+            connection.execute(insert, {**entry, "case_sensitive": True})  # another case rule
+        with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
+            connection.execute(insert, {**entry, "case_sensitive": False})
+    finally:
+        engine.dispose()
+
+
+def test_the_upgrade_keeps_the_newest_of_duplicate_shared_terms(database_url):
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            command.upgrade(alembic_config(connection), "0009")
+            for replacement in ("Homes", "Holmz"):
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO lexiconentry (project_id, term_key, term, replacement, "
+                        "kind, case_sensitive, created_at) VALUES (NULL, 'holmes', 'Holmes', "
+                        ":replacement, 'respell', false, CURRENT_TIMESTAMP)"
+                    ),
+                    {"replacement": replacement},
+                )
+        migrate(database_url)
+        with engine.connect() as connection:
+            rows = connection.execute(sa.text("SELECT replacement FROM lexiconentry")).all()
+    finally:
+        engine.dispose()
+    assert [r[0] for r in rows] == ["Holmz"]

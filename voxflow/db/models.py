@@ -222,6 +222,9 @@ class Conversion(SQLModel, table=True):
     error: str | None = Field(default=None, sa_type=sa.Text)
 
 
+SHARED_LEXICON = sa.text("project_id IS NULL")
+
+
 class LexiconEntry(SQLModel, table=True):
     """One pronunciation rule; `project_id` None is the lexicon shared by every project."""
 
@@ -232,6 +235,16 @@ class LexiconEntry(SQLModel, table=True):
             "term_key",
             "case_sensitive",
             unique=True,
+        ),
+        # NULLs never collide in a unique index (PostgreSQL and SQLite alike), so the shared
+        # lexicon (project_id NULL) needs its own, partial one.
+        sa.Index(
+            "ix_lexiconentry_shared_term",
+            "term_key",
+            "case_sensitive",
+            unique=True,
+            sqlite_where=SHARED_LEXICON,
+            postgresql_where=SHARED_LEXICON,
         ),
     )
 
