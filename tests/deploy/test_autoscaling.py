@@ -9,6 +9,7 @@ from __future__ import annotations
 import yaml
 
 from tests.deploy.k8s import REPO, config_map_by_prefix, named, render
+from voxflow.qa import RecognizerPool
 from voxflow.registry import parse_registry
 from voxflow.settings import Settings
 
@@ -53,3 +54,16 @@ def test_a_worker_fills_a_torchserve_pod_and_keda_scales_before_it_waits():
         workers = named(objects, "ScaledObject", f"inference-worker-{pool}")["spec"]
         torchserve = named(objects, "ScaledObject", f"torchserve-{pool}")["spec"]
         assert workers["maxReplicaCount"] >= torchserve["maxReplicaCount"], pool
+
+
+def test_the_temporal_worker_runs_one_qa_decoder_per_cpu_of_its_limit():
+    """Settings.qa_processes 0 counts the node's cores (os.cpu_count), not the pod's quota."""
+    objects = render("overlays/oke")
+    settings = worker_settings(objects, "temporal-worker")
+    (container,) = named(objects, "Deployment", "temporal-worker")["spec"]["template"]["spec"][
+        "containers"
+    ]
+    limit = float(str(container["resources"]["limits"]["cpu"]).removesuffix("m"))
+    cores = limit / 1000 if str(container["resources"]["limits"]["cpu"]).endswith("m") else limit
+    assert settings.qa_processes == max(1, int(cores)), (settings.qa_processes, cores)
+    assert RecognizerPool(settings.qa_processes).concurrency == settings.qa_processes
