@@ -7,7 +7,7 @@ from datetime import UTC
 import pytest
 import sqlalchemy as sa
 
-from voxflow.db import make_engine, migrate, session_scope
+from voxflow.db import make_engine, session_scope
 from voxflow.db import repository as repo
 from voxflow.db.models import (
     ChapterState,
@@ -44,14 +44,6 @@ def make_document() -> Document:
             Chapter(index=2, title="Endings", blocks=[block(2, 0, 0, ["Morning.", "The end."])]),
         ],
     )
-
-
-@pytest.fixture
-def engine(database_url):
-    migrate(database_url)
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture

@@ -3,24 +3,14 @@ flagged segments get their retakes and then their best take."""
 
 from __future__ import annotations
 
-import pytest
-
 from tests.integration.test_db import make_document
 from voxflow import approval, takes
-from voxflow.db import make_engine, migrate, repository, session_scope
+from voxflow.db import repository, session_scope
 from voxflow.db.models import SegmentStatus
 from voxflow.lexicon import Entry, Kind
 from voxflow.lexicon import store as lexicon_store
 from voxflow.qa import score_segment
 from voxflow.qa import store as qa_store
-
-
-@pytest.fixture
-def engine(database_url):
-    migrate(database_url)
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
 
 
 def synthesised(engine, take_suffix: str = "") -> tuple[int, int]:

@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from typing import NoReturn
 
 import pytest
+from sqlalchemy.engine import Engine
 
+from voxflow.db import make_engine, migrate
 from voxflow.processes import port_open
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -85,6 +87,15 @@ def sqlite_url(tmp_path) -> str:
 def database_url(request) -> str:
     """Run a database test on both SQLite and the real PostgreSQL."""
     return request.getfixturevalue(f"{'sqlite' if request.param == 'sqlite' else 'postgres'}_url")
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """A migrated database on both SQLite and PostgreSQL, as every process would open it."""
+    migrate(database_url)
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture
