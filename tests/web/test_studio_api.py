@@ -319,13 +319,30 @@ async def test_chapter_page_is_an_editor_with_filters(client, web_settings):
 
 
 async def test_chapter_cards_link_to_their_flagged_segments(client, web_settings):
-    """Only the flag on the audio in use counts (segment 4's was on an old take)."""
+    """Only the flag on the audio in use counts (segment 4's was on an old take), and only
+    while the project has speech QA on."""
     pid = studio_project(web_settings)
+    pages = (f"/projects/{pid}", f"/projects/{pid}/_chapters/1", f"/projects/{pid}/chapters/1")
+    for page in pages:  # QA off: no count is made
+        assert 'data-role="flagged"' not in (await client.get(page)).text, page
+    set_speech_qa(web_settings, pid, 1)
     review = f'href="/projects/{pid}/chapters/1?show=flagged">1 segment flagged by speech QA'
-    for page in (f"/projects/{pid}", f"/projects/{pid}/_chapters/1", f"/projects/{pid}/chapters/1"):
+    for page in pages:
         assert review in (await client.get(page)).text, page
     clean = seed_project(web_settings, {"Beta": 3}, done={1: 3}, state=ProjectState.done)
+    set_speech_qa(web_settings, clean, 1)
     assert 'data-role="flagged"' not in (await client.get(f"/projects/{clean}")).text
+
+
+def set_speech_qa(settings, project_id: int, retakes: int | None) -> None:
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            project = repository.get_project(session, project_id)
+            repository.set_speech_qa(project, retakes)
+            session.add(project)
+    finally:
+        engine.dispose()
 
 
 async def test_a_signed_in_page_changes_segments_with_its_csrf_token(tmp_path, sqlite_url):
