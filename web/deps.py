@@ -29,8 +29,7 @@ ProjectId = Annotated[int, Path(ge=1, le=MAX_ID, description="Project id")]
 ChapterIndex = Annotated[int, Path(ge=1, le=1_000_000, description="Chapter number (from 1)")]
 SegmentIndex = Annotated[int, Path(ge=0, le=MAX_ID, description="Segment number (from 0)")]
 OutputFormat = Literal["mp3", "wav", "ogg"]
-MAX_QA_RETAKES = MAX_RETAKES
-QaRetakes = Annotated[int, Field(ge=0, le=MAX_QA_RETAKES)]
+QaRetakes = Annotated[int, Field(ge=0, le=MAX_RETAKES)]
 TextFormat = Literal["markdown", "text"]
 
 

@@ -23,10 +23,10 @@ from voxflow.lexicon import Entry, Kind
 from voxflow.lexicon import store as lexicon_store
 from voxflow.naming import project_workflow_id
 from voxflow.qa import store as qa_store
+from voxflow.qa.choice import MAX_RETAKES
 from web import queries, service
 from web.deps import (
     MAX_ID,
-    MAX_QA_RETAKES,
     ChapterIndex,
     Ctx,
     OutputFormat,
@@ -127,7 +127,7 @@ async def _new_form(request: Request, ctx: Ctx, status_code: int = 200, **values
         voices=ctx.registry.voices,
         default_voice=ctx.settings.default_voice,
         default_format=ctx.settings.output_format,
-        max_qa_retakes=MAX_QA_RETAKES,
+        max_qa_retakes=MAX_RETAKES,
         **values,
     )
 

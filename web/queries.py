@@ -23,7 +23,7 @@ from voxflow.db.models import (
     SegmentStatus,
     SegmentTake,
 )
-from voxflow.qa.store import checks_in_use, flagged_now
+from voxflow.qa.store import flagged_now
 
 
 @dataclass
@@ -164,22 +164,16 @@ def segment_page(
     return SegmentPage(rows, start, limit, next_start, prev_start, last_start)
 
 
-def audio_made_from(session: Session, segments: Sequence[Segment]) -> dict[int, SegmentTake]:
-    """The take each segment's current audio was made as (text and take number then), by
-    segment id: one query for a page, to tell audio that a render will replace."""
-    keys = {s.id: s.audio_key for s in segments if s.audio_key}
-    if not keys:
-        return {}
-    rows = session.exec(select(SegmentTake).where(col(SegmentTake.segment_id).in_(keys)))
-    return {r.segment_id: r for r in rows if keys.get(r.segment_id) == r.audio_key}
-
-
 def page_extras(
     session: Session, segments: Sequence[Segment]
 ) -> tuple[dict[int, SegmentCheck], dict[int, SegmentTake]]:
     """What a page shows beside its rows, by segment id: the speech QA of the audio each uses
-    and the take that audio was made as (two queries, whatever the page size)."""
-    return checks_in_use(session, segments), audio_made_from(session, segments)
+    and the take that audio was made as (to tell audio a render will replace); two queries,
+    whatever the page size."""
+    return (
+        repository.rows_for_audio_in_use(session, SegmentCheck, segments),
+        repository.rows_for_audio_in_use(session, SegmentTake, segments),
+    )
 
 
 def get_segment(session: Session, chapter_id: int, index: int) -> Segment | None:

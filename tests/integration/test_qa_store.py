@@ -99,3 +99,31 @@ def test_an_approved_segment_is_never_retaken(engine):
         approval.approve(session, project_id, 1, 0)
         assert qa_store.settle_flagged(session, chapter_id, max_retakes=3) == []
         assert approval.segment_at(session, project_id, 1, 0).take == 0
+
+
+def test_voxflow_qa_lists_the_flags_of_the_audio_in_use(engine, database_url, monkeypatch):
+    """`voxflow qa PROJECT` as a user runs it: the flagged segments, or with --all every check."""
+    from typer.testing import CliRunner
+
+    from voxflow.cli import app
+    from voxflow.cli import qa as qa_cli
+    from voxflow.settings import get_settings
+
+    project_id, chapter_id = synthesised(engine)
+    monkeypatch.setattr(qa_cli.console, "width", 200)  # whole sentences in the table's cells
+    monkeypatch.setenv("VOXFLOW_DATABASE_URL", database_url)
+    get_settings.cache_clear()
+    try:
+        empty = CliRunner().invoke(app, ["qa", str(project_id)])
+        assert empty.exit_code == 0 and "has been checked: run `voxflow rerender" in empty.output
+        check_page(engine, project_id, chapter_id, {1: "completely different words here"})
+        flagged = CliRunner().invoke(app, ["qa", str(project_id)])
+        assert flagged.exit_code == 0, flagged.output
+        assert "1 flagged of 3 checked segments" in flagged.output
+        assert "completely different words here" in flagged.output
+        assert "Nobody came." not in flagged.output
+        every = CliRunner().invoke(app, ["qa", str(project_id), "--all"])
+        assert "1 flagged of 3 checked segments" in every.output
+        assert "Nobody came." in every.output and "passes" in every.output
+    finally:
+        get_settings.cache_clear()

@@ -29,12 +29,13 @@ def qa_flags(
             for c in repository.list_chapters(session, project)
             if chapter is None or c.index == chapter
         ]
-        rows = [
+        checks = [
             (c.index, segment.index, check)
             for c in chapters
-            for segment, check in current_checks(session, c.id, flagged_only=not every)
+            for segment, check in current_checks(session, c.id)
         ]
-        checked = sum(len(current_checks(session, c.id)) for c in chapters)
+    rows = checks if every else [row for row in checks if row[2].reason]
+    checked = len(checks)
     table = Table(title=f"project {project}: {sum(bool(r[2].reason) for r in rows)} flagged of "
                   f"{checked} checked segments")  # fmt: skip
     for column in ("chapter", "segment", "WER", "text", "heard", "reason"):

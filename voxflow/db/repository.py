@@ -21,7 +21,9 @@ from voxflow.db.models import (
     Project,
     ProjectState,
     Segment,
+    SegmentCheck,
     SegmentStatus,
+    SegmentTake,
 )
 from voxflow.db.types import utcnow
 from voxflow.document import Document
@@ -192,6 +194,21 @@ def list_segments(
         statement = statement.where(Segment.status == status)
     statement = statement.order_by(Segment.index).offset(offset).limit(limit)
     return session.exec(statement).all()
+
+
+_PerAudio = TypeVar("_PerAudio", SegmentCheck, SegmentTake)
+
+
+def rows_for_audio_in_use(
+    session: Session, model: type[_PerAudio], segments: Sequence[Segment]
+) -> dict[int, _PerAudio]:
+    """The `model` row (a take or a speech-QA check) of the audio each segment uses now, by
+    segment id: one query for a page of segments."""
+    keys = {s.id: s.audio_key for s in segments if s.audio_key}
+    if not keys:
+        return {}
+    rows = session.exec(select(model).where(col(model.segment_id).in_(keys)))
+    return {r.segment_id: r for r in rows if keys.get(r.segment_id) == r.audio_key}
 
 
 def segment_lengths(session: Session, chapter_id: int) -> list[int]:

@@ -29,17 +29,21 @@ class Unchecked:
     expected: str
 
 
+def _of_audio_in_use() -> sa.ColumnElement[bool]:
+    """Join condition: the check belongs to the audio the segment uses now."""
+    return sa.and_(
+        SegmentCheck.segment_id == Segment.id, SegmentCheck.audio_key == Segment.audio_key
+    )
+
+
 def unchecked(
     session: Session, project_id: int, chapter_id: int, after: int, limit: int
 ) -> list[Unchecked]:
     """Up to `limit` of a chapter's synthesised segments past index `after` with no check of
     their current audio, in reading order; expected text has the lexicon's respellings."""
-    checked = sa.and_(
-        SegmentCheck.segment_id == Segment.id, SegmentCheck.audio_key == Segment.audio_key
-    )
     statement = (
         select(Segment)
-        .outerjoin(SegmentCheck, checked)
+        .outerjoin(SegmentCheck, _of_audio_in_use())
         .where(
             Segment.chapter_id == chapter_id,
             Segment.status == SegmentStatus.done,
@@ -90,13 +94,7 @@ def current_checks(
     """The chapter's segments with the check of the audio they use now, in reading order."""
     statement = (
         select(Segment, SegmentCheck)
-        .join(
-            SegmentCheck,
-            sa.and_(
-                SegmentCheck.segment_id == Segment.id,
-                SegmentCheck.audio_key == Segment.audio_key,
-            ),
-        )
+        .join(SegmentCheck, _of_audio_in_use())
         .where(Segment.chapter_id == chapter_id)
         .order_by(col(Segment.index))
     )
@@ -105,26 +103,9 @@ def current_checks(
     return list(session.exec(statement).all())
 
 
-def checks_in_use(session: Session, segments: Sequence[Segment]) -> dict[int, SegmentCheck]:
-    """The check of the audio each given segment uses now, by segment id (a page's worth)."""
-    keys = {s.id: s.audio_key for s in segments if s.audio_key}
-    if not keys:
-        return {}
-    rows = session.exec(select(SegmentCheck).where(col(SegmentCheck.segment_id).in_(keys)))
-    return {r.segment_id: r for r in rows if keys.get(r.segment_id) == r.audio_key}
-
-
 def flagged_now() -> sa.Exists:
     """A SQL condition on Segment: its current audio has a check that flagged it (filters)."""
-    return (
-        sa.select(SegmentCheck.id)
-        .where(
-            SegmentCheck.segment_id == Segment.id,
-            SegmentCheck.audio_key == Segment.audio_key,
-            SegmentCheck.reason != "",
-        )
-        .exists()
-    )
+    return sa.select(SegmentCheck.id).where(_of_audio_in_use(), SegmentCheck.reason != "").exists()
 
 
 def flagged_counts(session: Session, chapter_ids: Sequence[int]) -> dict[int, int]:
