@@ -17,29 +17,19 @@ The book is Standard Ebooks' "Adventures of Sherlock Holmes" with each story cut
 from __future__ import annotations
 
 import argparse
-import asyncio
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.books import SHERLOCK, short_sherlock
+from bench.embedded import finished, on_fresh_stack
 from voxflow.settings import Settings
 
 MIN_BROKEN_WORDS = 6
 SEED = 11
-
-
-async def _result(client, workflow_id: str):
-    from voxflow.contracts import ProjectResult
-
-    handle = client.get_workflow_handle(workflow_id, result_type=ProjectResult)
-    result = await handle.result()
-    assert result.state == "done", result
-    return result
 
 
 def _checks(engine, project_id: int) -> dict[tuple[int, int], object]:
@@ -116,14 +106,14 @@ async def _bench(settings: Settings, book: bytes, broken: int) -> None:
     async def render(what: str, qa: QaChange | None = None) -> float:
         started = time.perf_counter()
         run = await rerender_project(settings, client, first.project_id, qa)
-        result = await _result(client, run.workflow_id)
+        result = await finished(client, run.workflow_id)
         wall = time.perf_counter() - started
         print(f"{what}: {result.synthesized} synthesised, {wall:.1f} s")
         return wall
 
     started = time.perf_counter()
     first = await start_conversion_bytes(settings, book, SHERLOCK.name, client=client)
-    result = await _result(client, first.workflow_id)
+    result = await finished(client, first.workflow_id)
     first_s = time.perf_counter() - started
     audio_s = _audio_seconds(engine, first.project_id)
     print(
@@ -157,14 +147,9 @@ def main() -> None:
     parser.add_argument("--paragraphs", type=int, default=3, help="paragraphs kept per story")
     parser.add_argument("--broken", type=int, default=10, help="segments to break")
     args = parser.parse_args()
-    from voxflow.stack import LocalStack
-
     book = short_sherlock(paragraphs=args.paragraphs)
     print(f"$ python bench/qa_book.py --paragraphs {args.paragraphs} --broken {args.broken}")
-    with tempfile.TemporaryDirectory(prefix="voxflow-bench-qa-") as tmp:
-        settings = Settings(data_dir=Path(tmp))
-        with LocalStack(settings):
-            asyncio.run(_bench(settings, book, args.broken))
+    on_fresh_stack("voxflow-bench-qa-", lambda settings: _bench(settings, book, args.broken))
 
 
 if __name__ == "__main__":

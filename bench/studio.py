@@ -11,25 +11,15 @@ embedded stack (its start-up is not counted).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.books import SHERLOCK, short_sherlock
+from bench.embedded import finished, on_fresh_stack
 from voxflow.settings import Settings
-
-
-async def _result(client, workflow_id: str):
-    from voxflow.contracts import ProjectResult
-
-    handle = client.get_workflow_handle(workflow_id, result_type=ProjectResult)
-    result = await handle.result()
-    assert result.state == "done", result
-    return result
 
 
 async def _studio(settings: Settings, book: bytes) -> None:
@@ -42,7 +32,7 @@ async def _studio(settings: Settings, book: bytes) -> None:
     client = await connect(settings)
     started = time.perf_counter()
     first = await start_conversion_bytes(settings, book, SHERLOCK.name, client=client)
-    result = await _result(client, first.workflow_id)
+    result = await finished(client, first.workflow_id)
     first_s = time.perf_counter() - started
     print(
         f"first conversion: {first.chapters} chapters, {first.segments} segments, "
@@ -53,7 +43,7 @@ async def _studio(settings: Settings, book: bytes) -> None:
     async def again(what: str) -> None:
         started = time.perf_counter()
         run = await rerender_project(settings, client, first.project_id)
-        result = await _result(client, run.workflow_id)
+        result = await finished(client, run.workflow_id)
         wall = time.perf_counter() - started
         print(
             f"{what}: {result.synthesized} synthesised, {result.reused} reused, {wall:.1f} s "
@@ -81,14 +71,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--paragraphs", type=int, default=3, help="paragraphs kept per story")
     args = parser.parse_args()
-    from voxflow.stack import LocalStack
-
     book = short_sherlock(paragraphs=args.paragraphs)
     print(f"$ python bench/studio.py --paragraphs {args.paragraphs}")
-    with tempfile.TemporaryDirectory(prefix="voxflow-bench-studio-") as tmp:
-        settings = Settings(data_dir=Path(tmp))
-        with LocalStack(settings):
-            asyncio.run(_studio(settings, book))
+    on_fresh_stack("voxflow-bench-studio-", lambda settings: _studio(settings, book))
 
 
 if __name__ == "__main__":
